@@ -1,0 +1,1 @@
+"""cnnbench: keras_models package."""
