@@ -139,3 +139,53 @@ def test_duplicate_cells_and_bad_toml_and_missing_file(tmp_path, validator_hooks
         matrix.load_matrix(tmp_path / "absent.toml", **validator_hooks)
     with pytest.raises(matrix.MatrixError, match="no \\[\\[experiment\\]\\] block"):
         matrix.load_matrix(write(tmp_path, 'name = "empty"\n'), **validator_hooks)
+
+
+SHIPPED = ["quick.toml", "seeds.toml"]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_matrices_parse_with_known_settings(name, validator_hooks):
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "matrices" / name
+    # every architecture name passes here; the real catalog check is the next test
+    hooks = {
+        **validator_hooks,
+        "dataset_lookup": lambda dataset: matrix.DatasetShape((32, 32, 3), 10),
+        "architecture_names": None,
+        "shape_check": lambda *args: None,
+    }
+    catalog_names = [
+        "densenet2_20",
+        "densenet4_300",
+        "dnn_128_128_64",
+        "convnet1_3",
+        "cnn1_3",
+        "cnn1_32",
+        "convkeras4_20",
+        "numpy_cnn",
+        "lenet2",
+        "lenet5",
+        "vgg12_32",
+        "vgg_b",
+        "vgg_c",
+    ]  # SPEC's catalog table
+    hooks["architecture_names"] = catalog_names
+    loaded = matrix.load_matrix(path, **hooks)
+    assert loaded.cells and all(cell.engines == ["scratch", "keras"] for cell in loaded.cells)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_matrices_validate_against_catalog_and_datasets(name):
+    from pathlib import Path
+
+    catalog = pytest.importorskip("suite.catalog")
+    datasets = pytest.importorskip("datasets")
+    if not hasattr(catalog, "build") or not (
+        hasattr(datasets, "info") or hasattr(datasets, "DATASET_INFO")
+    ):
+        pytest.skip("suite.catalog or datasets has not landed yet")
+    path = Path(__file__).resolve().parents[2] / "matrices" / name
+    loaded = matrix.load_matrix(path)
+    assert loaded.cells
