@@ -1,0 +1,138 @@
+"""Element-wise activations and their derivatives.
+
+Each activation has ``forward(x) -> y`` and ``backward(dy, x, y) -> dx``; backward gets
+both the input and the output so each derivative uses whichever is cheaper:
+
+========  ===============================  ====================================
+name      y                                dy/dx
+========  ===============================  ====================================
+linear    x                                1
+sigmoid   1 / (1 + exp(-x))                y (1 - y)
+tanh      tanh(x)                          1 - y^2
+relu      max(x, 0)                        1 if x > 0 else 0
+elu       x if x > 0 else exp(x) - 1       1 if x > 0 else y + 1
+softmax   exp(x_i) / sum_j exp(x_j)        dx = y * (dy - sum_j dy_j y_j)
+========  ===============================  ====================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from scratch_cnn.backend import get_array_module
+
+Array = Any
+
+
+def linear_forward(x: Array) -> Array:
+    """Identity: ``y = x``."""
+    return x
+
+
+def linear_backward(dy: Array, x: Array, y: Array) -> Array:
+    """Derivative of the identity: ``dx = dy``."""
+    return dy
+
+
+def sigmoid_forward(x: Array) -> Array:
+    """Logistic function, written so that no branch can overflow ``exp``."""
+    xp = get_array_module(x)
+    e = xp.exp(-xp.abs(x))  # in (0, 1]: never overflows
+    one = xp.asarray(1.0, dtype=x.dtype)
+    return xp.where(x >= 0, one / (one + e), e / (one + e))
+
+
+def sigmoid_backward(dy: Array, x: Array, y: Array) -> Array:
+    """``dx = dy * y * (1 - y)``."""
+    return dy * y * (1.0 - y)
+
+
+def tanh_forward(x: Array) -> Array:
+    """Hyperbolic tangent."""
+    return get_array_module(x).tanh(x)
+
+
+def tanh_backward(dy: Array, x: Array, y: Array) -> Array:
+    """``dx = dy * (1 - y^2)``."""
+    return dy * (1.0 - y * y)
+
+
+def relu_forward(x: Array) -> Array:
+    """``y = max(x, 0)``."""
+    xp = get_array_module(x)
+    return xp.maximum(x, xp.asarray(0.0, dtype=x.dtype))
+
+
+def relu_backward(dy: Array, x: Array, y: Array) -> Array:
+    """``dx = dy`` where ``x > 0`` else 0 (TensorFlow's choice of 0 at the kink)."""
+    xp = get_array_module(dy)
+    return xp.where(y > 0, dy, xp.asarray(0.0, dtype=dy.dtype))
+
+
+def elu_forward(x: Array) -> Array:
+    """``y = x`` for ``x > 0`` else ``exp(x) - 1`` (alpha = 1, Keras's default)."""
+    xp = get_array_module(x)
+    negative_part = xp.expm1(xp.minimum(x, xp.asarray(0.0, dtype=x.dtype)))
+    return xp.where(x > 0, x, negative_part)
+
+
+def elu_backward(dy: Array, x: Array, y: Array) -> Array:
+    """``dx = dy`` for ``x > 0`` else ``dy * (y + 1)``."""
+    xp = get_array_module(dy)
+    return xp.where(x > 0, dy, dy * (y + 1.0))
+
+
+def softmax_forward(x: Array) -> Array:
+    """Softmax over the last axis, shifted by the row maximum for stability."""
+    xp = get_array_module(x)
+    shifted = x - xp.max(x, axis=-1, keepdims=True)
+    e = xp.exp(shifted)
+    return e / xp.sum(e, axis=-1, keepdims=True)
+
+
+def softmax_backward(dy: Array, x: Array, y: Array) -> Array:
+    """Jacobian-vector product of softmax: ``dx = y * (dy - sum(dy * y))`` per row."""
+    xp = get_array_module(dy)
+    return y * (dy - xp.sum(dy * y, axis=-1, keepdims=True))
+
+
+@dataclass(frozen=True)
+class ActivationFunction:
+    """An activation's name with its forward and backward functions."""
+
+    name: str
+    forward: Callable[[Array], Array]
+    backward: Callable[[Array, Array, Array], Array]
+    #: True when backward needs the input ``x`` (otherwise only ``y`` is kept).
+    needs_input: bool
+
+
+ACTIVATIONS: dict[str, ActivationFunction] = {
+    "linear": ActivationFunction("linear", linear_forward, linear_backward, False),
+    "sigmoid": ActivationFunction("sigmoid", sigmoid_forward, sigmoid_backward, False),
+    "tanh": ActivationFunction("tanh", tanh_forward, tanh_backward, False),
+    "relu": ActivationFunction("relu", relu_forward, relu_backward, False),
+    "elu": ActivationFunction("elu", elu_forward, elu_backward, True),
+    "softmax": ActivationFunction("softmax", softmax_forward, softmax_backward, False),
+}
+
+
+def get_activation(name: str | None) -> ActivationFunction:
+    """Look up an activation by its Keras name (``None`` means linear).
+
+    Parameters
+    ----------
+    name : str or None
+
+    Returns
+    -------
+    ActivationFunction
+    """
+    key = "linear" if name is None else str(name).lower()
+    if key not in ACTIVATIONS:
+        raise ValueError(
+            f"unknown activation {name!r}: expected one of {sorted(ACTIVATIONS)} (or None)."
+        )
+    return ACTIVATIONS[key]

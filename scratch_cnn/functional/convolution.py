@@ -1,0 +1,202 @@
+"""2-D convolution (Keras's cross-correlation) on NHWC data, forward and backward.
+
+Forward, with patches ``P`` of shape ``(M, K)`` (``M = N*OH*OW`` output pixels,
+``K = KH*KW*C``) and the kernel ``W`` reshaped to ``(K, F)``::
+
+    Y = P @ W + b                                  (one GEMM)
+
+Backward, with ``G = dL/dY`` reshaped to ``(M, F)``::
+
+    dW = P^T @ G                                   (GEMM 1)
+    db = 1^T @ G                                   (a matrix-vector product)
+    dX = col2im(G @ W^T)                           (GEMM 2 plus the scatter), or, for
+         stride 1, the "full" correlation of G with the flipped kernel: im2col of G padded
+         by (K-1-pad) on each side, times W flipped in (kh, kw) with c_in/c_out swapped.
+
+Both dX forms are exact; the stride-1 form turns the scatter-add into a copy.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from scratch_cnn.backend import get_array_module
+from scratch_cnn.functional.im2col import extract_patches, pad_spatial, scatter_patches
+
+Array = Any
+
+
+@dataclass(frozen=True)
+class WindowGeometry:
+    """Output size and padding of a sliding window along both spatial axes.
+
+    Attributes follow TensorFlow/Keras: for ``"same"``, ``OH = ceil(H / sh)`` and the total
+    padding ``max((OH - 1) * sh + KH - H, 0)`` is split with the extra row at the bottom
+    (and the extra column at the right).
+    """
+
+    out_h: int
+    out_w: int
+    pad_top: int
+    pad_bottom: int
+    pad_left: int
+    pad_right: int
+
+
+def _axis_geometry(size: int, window: int, stride: int, padding: str) -> tuple[int, int, int]:
+    if padding == "valid":
+        out = (size - window) // stride + 1
+        return out, 0, 0
+    if padding == "same":
+        out = math.ceil(size / stride)
+        total = max((out - 1) * stride + window - size, 0)
+        return out, total // 2, total - total // 2
+    raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}.")
+
+
+def window_geometry(
+    in_h: int, in_w: int, window: tuple[int, int], strides: tuple[int, int], padding: str
+) -> WindowGeometry:
+    """Compute the output size and padding of a convolution or pooling window.
+
+    Parameters
+    ----------
+    in_h, in_w : int
+        Input height and width.
+    window : (int, int)
+        Kernel or pool size.
+    strides : (int, int)
+    padding : {"valid", "same"}
+
+    Returns
+    -------
+    WindowGeometry
+
+    Raises
+    ------
+    ValueError
+        If the window does not fit the input (``"valid"`` with a window larger than it).
+    """
+    out_h, top, bottom = _axis_geometry(in_h, window[0], strides[0], padding)
+    out_w, left, right = _axis_geometry(in_w, window[1], strides[1], padding)
+    if out_h < 1 or out_w < 1:
+        raise ValueError(
+            f"a {window[0]}x{window[1]} window with padding={padding!r} does not fit a "
+            f"{in_h}x{in_w} input (output would be {out_h}x{out_w}); use padding='same', "
+            "a smaller window, or a larger input."
+        )
+    return WindowGeometry(out_h, out_w, top, bottom, left, right)
+
+
+@dataclass
+class ConvCache:
+    """What :func:`conv2d_backward` needs from the forward pass."""
+
+    patches: Array  # (M, K)
+    input_shape: tuple[int, ...]
+    geometry: WindowGeometry
+    strides: tuple[int, int]
+
+
+def conv2d_forward(
+    x: Array, kernel: Array, bias: Array | None, strides: tuple[int, int], padding: str
+) -> tuple[Array, ConvCache]:
+    """Convolve an NHWC batch with a ``(KH, KW, C, F)`` kernel: one GEMM.
+
+    Parameters
+    ----------
+    x : array (N, H, W, C)
+    kernel : array (KH, KW, C, F)
+    bias : array (F,) or None
+    strides : (int, int)
+    padding : {"valid", "same"}
+
+    Returns
+    -------
+    y : array (N, OH, OW, F)
+        ``y[n, a, b, f] = sum_{i,j,c} x_pad[n, a*sh + i, b*sw + j, c] kernel[i, j, c, f] + bias[f]``.
+    cache : ConvCache
+    """
+    xp = get_array_module(x)
+    n, h, w, c = x.shape
+    kernel_h, kernel_w, _, filters = kernel.shape
+    g = window_geometry(h, w, (kernel_h, kernel_w), strides, padding)
+    padded = pad_spatial(x, g.pad_top, g.pad_bottom, g.pad_left, g.pad_right)
+    patches = extract_patches(padded, kernel_h, kernel_w, strides[0], strides[1], g.out_h, g.out_w)
+    patches = xp.reshape(patches, (n * g.out_h * g.out_w, kernel_h * kernel_w * c))
+    y = patches @ xp.reshape(kernel, (kernel_h * kernel_w * c, filters))
+    if bias is not None:
+        y += bias
+    y = xp.reshape(y, (n, g.out_h, g.out_w, filters))
+    return y, ConvCache(patches, tuple(x.shape), g, tuple(strides))
+
+
+def conv2d_backward(
+    grad_output: Array, cache: ConvCache, kernel: Array, need_input_grad: bool = True
+) -> tuple[Array | None, Array, Array]:
+    """Gradients of a convolution w.r.t. its input, kernel and bias.
+
+    Parameters
+    ----------
+    grad_output : array (N, OH, OW, F)
+        ``dL/dy``.
+    cache : ConvCache
+        From :func:`conv2d_forward`.
+    kernel : array (KH, KW, C, F)
+    need_input_grad : bool
+        Skip ``dL/dx`` (the costliest part) for a model's first layer.
+
+    Returns
+    -------
+    grad_input : array (N, H, W, C) or None
+    grad_kernel : array (KH, KW, C, F)
+    grad_bias : array (F,)
+    """
+    xp = get_array_module(grad_output)
+    n, h, w, c = cache.input_shape
+    kernel_h, kernel_w, _, filters = kernel.shape
+    g = cache.geometry
+    grad_2d = xp.reshape(grad_output, (n * g.out_h * g.out_w, filters))
+    grad_kernel = xp.reshape(cache.patches.T @ grad_2d, kernel.shape)
+    ones = xp.ones((grad_2d.shape[0],), dtype=grad_2d.dtype, device=grad_2d.device)
+    grad_bias = ones @ grad_2d
+    if not need_input_grad:
+        return None, grad_kernel, grad_bias
+    if cache.strides == (1, 1):
+        grad_input = _input_grad_stride1(grad_output, kernel, g)
+    else:
+        patch_grads = grad_2d @ xp.reshape(kernel, (kernel_h * kernel_w * c, filters)).T
+        patch_grads = xp.reshape(patch_grads, (n, g.out_h, g.out_w, kernel_h, kernel_w, c))
+        padded_h = h + g.pad_top + g.pad_bottom
+        padded_w = w + g.pad_left + g.pad_right
+        grad_padded = scatter_patches(patch_grads, padded_h, padded_w, *cache.strides)
+        grad_input = grad_padded[:, g.pad_top : g.pad_top + h, g.pad_left : g.pad_left + w, :]
+    return grad_input, grad_kernel, grad_bias
+
+
+def _input_grad_stride1(grad_output: Array, kernel: Array, g: WindowGeometry) -> Array:
+    """dL/dx for stride 1 as a 'full' correlation of dL/dy with the flipped kernel.
+
+    ``dx[n, p, q, c] = sum_{i,j,f} dy_pad[n, p + i, q + j, f] * kernel[KH-1-i, KW-1-j, c, f]``
+    where ``dy`` is padded by ``KH-1-pad_top`` rows on top, ``KH-1-pad_bottom`` below (and
+    likewise for columns), which makes the result exactly ``H x W``.
+    """
+    xp = get_array_module(grad_output)
+    n, _, _, filters = grad_output.shape
+    kernel_h, kernel_w, channels, _ = kernel.shape
+    padded = pad_spatial(
+        grad_output,
+        kernel_h - 1 - g.pad_top,
+        kernel_h - 1 - g.pad_bottom,
+        kernel_w - 1 - g.pad_left,
+        kernel_w - 1 - g.pad_right,
+    )
+    in_h = padded.shape[1] - kernel_h + 1
+    in_w = padded.shape[2] - kernel_w + 1
+    patches = extract_patches(padded, kernel_h, kernel_w, 1, 1, in_h, in_w)
+    patches = xp.reshape(patches, (n * in_h * in_w, kernel_h * kernel_w * filters))
+    flipped = xp.permute_dims(xp.flip(kernel, axis=(0, 1)), (0, 1, 3, 2))
+    grad_input = patches @ xp.reshape(flipped, (kernel_h * kernel_w * filters, channels))
+    return xp.reshape(grad_input, (n, in_h, in_w, channels))

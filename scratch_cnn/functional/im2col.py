@@ -1,0 +1,137 @@
+"""Patch extraction (im2col) and its adjoint (col2im): the engine's only device-aware code.
+
+A "patch tensor" has shape ``(N, OH, OW, KH, KW, C)``: for every output pixel, the
+``KH x KW x C`` input window it sees, in the same ``(kh, kw, c)`` order as a Keras kernel
+``(KH, KW, C, F)`` flattens to, so a convolution is one GEMM of the patches with the
+kernel reshaped to ``(KH*KW*C, F)``.
+
+Both directions loop over the ``KH*KW`` kernel offsets (never over samples or pixels):
+each iteration copies (or accumulates) one strided slice of the whole batch, which is a
+plain Array-API slice assignment and so runs unchanged on NumPy, CuPy and
+``array_api_strict``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scratch_cnn.backend import get_array_module
+
+Array = Any
+
+
+def pad_spatial(x: Array, top: int, bottom: int, left: int, right: int, fill: float = 0.0) -> Array:
+    """Pad the two spatial axes of an NHWC array with a constant.
+
+    Parameters
+    ----------
+    x : array (N, H, W, C)
+    top, bottom, left, right : int
+        Rows/columns added on each side.
+    fill : float
+        The constant (0 for convolution and average pooling, ``-inf`` for max pooling).
+
+    Returns
+    -------
+    array (N, H + top + bottom, W + left + right, C)
+        ``x`` itself when no padding is needed.
+    """
+    if top == bottom == left == right == 0:
+        return x
+    xp = get_array_module(x)
+    n, h, w, c = x.shape
+    shape = (n, h + top + bottom, w + left + right, c)
+    if fill == 0.0:
+        padded = xp.zeros(shape, dtype=x.dtype, device=x.device)
+    else:
+        padded = xp.full(shape, fill, dtype=x.dtype, device=x.device)
+    padded[:, top : top + h, left : left + w, :] = x
+    return padded
+
+
+def offset_slices(
+    i: int, j: int, out_h: int, out_w: int, stride_h: int, stride_w: int
+) -> tuple[slice, slice, slice, slice]:
+    """Index of the input values that kernel offset ``(i, j)`` meets at every output pixel.
+
+    Returns
+    -------
+    tuple of slice
+        ``(:, i : i + sh*(OH-1) + 1 : sh, j : j + sw*(OW-1) + 1 : sw, :)``.
+    """
+    return (
+        slice(None),
+        slice(i, i + stride_h * (out_h - 1) + 1, stride_h),
+        slice(j, j + stride_w * (out_w - 1) + 1, stride_w),
+        slice(None),
+    )
+
+
+def extract_patches(
+    padded: Array,
+    kernel_h: int,
+    kernel_w: int,
+    stride_h: int,
+    stride_w: int,
+    out_h: int,
+    out_w: int,
+) -> Array:
+    """im2col: gather every output pixel's input window.
+
+    Parameters
+    ----------
+    padded : array (N, Hp, Wp, C)
+        The already padded input.
+    kernel_h, kernel_w, stride_h, stride_w, out_h, out_w : int
+        Window geometry.
+
+    Returns
+    -------
+    array (N, OH, OW, KH, KW, C)
+        ``patches[n, a, b, i, j, c] = padded[n, a*sh + i, b*sw + j, c]``.
+    """
+    xp = get_array_module(padded)
+    n, _, _, c = padded.shape
+    patches = xp.empty(
+        (n, out_h, out_w, kernel_h, kernel_w, c), dtype=padded.dtype, device=padded.device
+    )
+    for i in range(kernel_h):
+        for j in range(kernel_w):
+            patches[:, :, :, i, j, :] = padded[
+                offset_slices(i, j, out_h, out_w, stride_h, stride_w)
+            ]
+    return patches
+
+
+def scatter_patches(
+    patch_grads: Array,
+    padded_h: int,
+    padded_w: int,
+    stride_h: int,
+    stride_w: int,
+) -> Array:
+    """col2im, the adjoint of :func:`extract_patches`: sum window gradients back in place.
+
+    Overlapping windows (stride smaller than the kernel) add up, which is exactly the
+    chain rule for an input value that several output pixels saw.
+
+    Parameters
+    ----------
+    patch_grads : array (N, OH, OW, KH, KW, C)
+    padded_h, padded_w : int
+        Spatial size of the padded input the patches came from.
+    stride_h, stride_w : int
+
+    Returns
+    -------
+    array (N, Hp, Wp, C)
+    """
+    xp = get_array_module(patch_grads)
+    n, out_h, out_w, kernel_h, kernel_w, c = patch_grads.shape
+    grad = xp.zeros((n, padded_h, padded_w, c), dtype=patch_grads.dtype, device=patch_grads.device)
+    for i in range(kernel_h):
+        for j in range(kernel_w):
+            grad[offset_slices(i, j, out_h, out_w, stride_h, stride_w)] += patch_grads[
+                :, :, :, i, j, :
+            ]
+    return grad

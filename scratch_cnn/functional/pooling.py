@@ -1,0 +1,188 @@
+"""Max and average pooling on NHWC data, forward and backward.
+
+Both loop over the ``PH*PW`` window offsets and treat the whole batch at once per offset.
+
+* Max pooling pads with ``-inf`` (padded cells never win) and remembers, per output value,
+  which offset held the maximum (the first one on ties, as TensorFlow does). Backward adds
+  each output gradient to that one input; with overlapping windows an input that wins
+  several windows receives the sum of their gradients.
+* Average pooling divides by the number of *real* input cells in each window, so with
+  ``"same"`` padding the padded cells are excluded from the mean (Keras/TensorFlow
+  behaviour). Backward spreads ``dy / count`` over the window, summing overlaps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from scratch_cnn.backend import get_array_module
+from scratch_cnn.functional.convolution import WindowGeometry, window_geometry
+from scratch_cnn.functional.im2col import offset_slices, pad_spatial
+
+Array = Any
+
+
+@dataclass
+class PoolCache:
+    """What the pooling backward passes need from the forward pass."""
+
+    input_shape: tuple[int, ...]
+    geometry: WindowGeometry
+    pool_size: tuple[int, int]
+    strides: tuple[int, int]
+    winner: Array | None = None  # max pooling: index of the winning offset, int8
+    divisor: Array | None = None  # average pooling: real cells per window, (1, OH, OW, 1)
+
+
+def _padded_shape(shape: tuple[int, ...], g: WindowGeometry) -> tuple[int, int]:
+    return shape[1] + g.pad_top + g.pad_bottom, shape[2] + g.pad_left + g.pad_right
+
+
+def max_pool2d_forward(
+    x: Array, pool_size: tuple[int, int], strides: tuple[int, int], padding: str
+) -> tuple[Array, PoolCache]:
+    """Max pooling: ``y[n, a, b, c] = max_{i,j} x_pad[n, a*sh + i, b*sw + j, c]``.
+
+    Parameters
+    ----------
+    x : array (N, H, W, C)
+    pool_size, strides : (int, int)
+    padding : {"valid", "same"}
+
+    Returns
+    -------
+    y : array (N, OH, OW, C)
+    cache : PoolCache
+    """
+    xp = get_array_module(x)
+    g = window_geometry(x.shape[1], x.shape[2], pool_size, strides, padding)
+    padded = pad_spatial(x, g.pad_top, g.pad_bottom, g.pad_left, g.pad_right, fill=-np.inf)
+    pooled = None
+    winner = None
+    for offset in range(pool_size[0] * pool_size[1]):
+        i, j = divmod(offset, pool_size[1])
+        values = padded[offset_slices(i, j, g.out_h, g.out_w, *strides)]
+        if pooled is None:
+            pooled = xp.asarray(values, copy=True)
+            winner = xp.zeros(values.shape, dtype=xp.int8, device=x.device)
+            continue
+        # Strictly greater keeps the first maximum on ties.
+        better = values > pooled
+        pooled = xp.where(better, values, pooled)
+        winner = xp.where(better, xp.asarray(offset, dtype=xp.int8), winner)
+    cache = PoolCache(tuple(x.shape), g, tuple(pool_size), tuple(strides), winner=winner)
+    return pooled, cache
+
+
+def max_pool2d_backward(grad_output: Array, cache: PoolCache) -> Array:
+    """Route each output gradient to the input that was the window's maximum.
+
+    Parameters
+    ----------
+    grad_output : array (N, OH, OW, C)
+    cache : PoolCache
+
+    Returns
+    -------
+    array (N, H, W, C)
+    """
+    xp = get_array_module(grad_output)
+    g = cache.geometry
+    n, h, w, c = cache.input_shape
+    padded_h, padded_w = _padded_shape(cache.input_shape, g)
+    ph, pw = cache.pool_size
+    zero = xp.asarray(0.0, dtype=grad_output.dtype)
+    non_overlapping = cache.strides[0] >= ph and cache.strides[1] >= pw
+    if non_overlapping:
+        grad = xp.empty(
+            (n, padded_h, padded_w, c), dtype=grad_output.dtype, device=grad_output.device
+        )
+        covered_h = g.out_h * cache.strides[0]
+        covered_w = g.out_w * cache.strides[1]
+        if covered_h < padded_h or covered_w < padded_w or cache.strides != cache.pool_size:
+            grad[...] = zero
+    else:
+        grad = xp.zeros(
+            (n, padded_h, padded_w, c), dtype=grad_output.dtype, device=grad_output.device
+        )
+    for offset in range(ph * pw):
+        i, j = divmod(offset, pw)
+        index = offset_slices(i, j, g.out_h, g.out_w, *cache.strides)
+        routed = xp.where(cache.winner == offset, grad_output, zero)
+        if non_overlapping:
+            # Each input cell belongs to at most one window: assign instead of accumulate.
+            grad[index] = routed
+        else:
+            grad[index] += routed
+    return grad[:, g.pad_top : g.pad_top + h, g.pad_left : g.pad_left + w, :]
+
+
+def average_pool2d_forward(
+    x: Array, pool_size: tuple[int, int], strides: tuple[int, int], padding: str
+) -> tuple[Array, PoolCache]:
+    """Average pooling over the real (unpadded) cells of each window.
+
+    Parameters
+    ----------
+    x : array (N, H, W, C)
+    pool_size, strides : (int, int)
+    padding : {"valid", "same"}
+
+    Returns
+    -------
+    y : array (N, OH, OW, C)
+    cache : PoolCache
+    """
+    xp = get_array_module(x)
+    g = window_geometry(x.shape[1], x.shape[2], pool_size, strides, padding)
+    padded = pad_spatial(x, g.pad_top, g.pad_bottom, g.pad_left, g.pad_right)
+    total = None
+    for offset in range(pool_size[0] * pool_size[1]):
+        i, j = divmod(offset, pool_size[1])
+        values = padded[offset_slices(i, j, g.out_h, g.out_w, *strides)]
+        total = xp.asarray(values, copy=True) if total is None else total + values
+    divisor = _window_cell_counts(x, g, pool_size, strides)
+    cache = PoolCache(tuple(x.shape), g, tuple(pool_size), tuple(strides), divisor=divisor)
+    return total / divisor, cache
+
+
+def _window_cell_counts(
+    x: Array, g: WindowGeometry, pool_size: tuple[int, int], strides: tuple[int, int]
+) -> Array:
+    """Number of real input cells under each output window, shape (1, OH, OW, 1)."""
+    # Counted on the host (a tiny array), then moved to x's device.
+    mask = np.zeros((1, *_padded_shape(x.shape, g), 1), dtype=np.float64)
+    mask[:, g.pad_top : g.pad_top + x.shape[1], g.pad_left : g.pad_left + x.shape[2], :] = 1.0
+    counts = np.zeros((1, g.out_h, g.out_w, 1))
+    for i in range(pool_size[0]):
+        for j in range(pool_size[1]):
+            counts += mask[offset_slices(i, j, g.out_h, g.out_w, *strides)]
+    xp = get_array_module(x)
+    return xp.asarray(counts.astype(np.dtype(str(x.dtype).split(".")[-1])), device=x.device)
+
+
+def average_pool2d_backward(grad_output: Array, cache: PoolCache) -> Array:
+    """Spread ``dy / count`` over each window, summing where windows overlap.
+
+    Parameters
+    ----------
+    grad_output : array (N, OH, OW, C)
+    cache : PoolCache
+
+    Returns
+    -------
+    array (N, H, W, C)
+    """
+    xp = get_array_module(grad_output)
+    g = cache.geometry
+    n, h, w, c = cache.input_shape
+    padded_h, padded_w = _padded_shape(cache.input_shape, g)
+    share = grad_output / cache.divisor
+    grad = xp.zeros((n, padded_h, padded_w, c), dtype=grad_output.dtype, device=grad_output.device)
+    for offset in range(cache.pool_size[0] * cache.pool_size[1]):
+        i, j = divmod(offset, cache.pool_size[1])
+        grad[offset_slices(i, j, g.out_h, g.out_w, *cache.strides)] += share
+    return grad[:, g.pad_top : g.pad_top + h, g.pad_left : g.pad_left + w, :]

@@ -1,0 +1,101 @@
+"""2-D convolution layer (Keras's cross-correlation), NHWC."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scratch_cnn.functional.convolution import (
+    ConvCache,
+    conv2d_backward,
+    conv2d_forward,
+    window_geometry,
+)
+from scratch_cnn.layers.base import normalize_padding, normalize_pair
+from scratch_cnn.layers.weighted import WeightedLayer
+
+Array = Any
+
+
+class Conv2D(WeightedLayer):
+    """``y = activation(conv(x, kernel) + bias)``; kernel ``(KH, KW, C_in, filters)``.
+
+    Parameters
+    ----------
+    filters : int
+    kernel_size : int or (int, int)
+    strides : int or (int, int)
+    padding : {"valid", "same"}
+        ``"same"`` pads so that ``OH = ceil(H / stride)``, the odd extra row/column at the
+        bottom/right (Keras/TensorFlow).
+    activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer
+        As for :class:`~scratch_cnn.layers.Dense`.
+    """
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: int | tuple[int, int],
+        strides: int | tuple[int, int] = (1, 1),
+        padding: str = "valid",
+        activation: str | None = None,
+        data_format: str | None = None,
+        dilation_rate: int | tuple[int, int] = (1, 1),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(activation=activation, **kwargs)
+        if int(filters) != filters or filters < 1:
+            raise ValueError(f"Conv2D filters must be a positive int, got {filters!r}.")
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"scratch_cnn is NHWC only (channels_last), got {data_format!r}.")
+        if normalize_pair(dilation_rate, "dilation_rate") != (1, 1):
+            raise ValueError(f"Conv2D dilation_rate {dilation_rate!r} is not supported.")
+        self.filters = int(filters)
+        self.kernel_size = normalize_pair(kernel_size, "kernel_size")
+        self.strides = normalize_pair(strides, "strides")
+        self.padding = normalize_padding(padding)
+        self._cache: ConvCache | None = None
+
+    def compute_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        if len(input_shape) != 3:
+            raise ValueError(
+                f"Conv2D expects images (batch, height, width, channels) but gets samples of "
+                f"shape {input_shape}; reshape the data to NHWC."
+            )
+        g = window_geometry(
+            input_shape[0], input_shape[1], self.kernel_size, self.strides, self.padding
+        )
+        return (g.out_h, g.out_w, self.filters)
+
+    def kernel_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return (*self.kernel_size, input_shape[2], self.filters)
+
+    def bias_size(self) -> int:
+        return self.filters
+
+    def linear_forward(self, x: Array) -> Array:
+        z, self._cache = conv2d_forward(
+            x, self.params["kernel"], self.params.get("bias"), self.strides, self.padding
+        )
+        return z
+
+    def linear_backward(self, grad_preactivation: Array, need_input_grad: bool) -> Array | None:
+        grad_input, grad_kernel, grad_bias = conv2d_backward(
+            grad_preactivation, self._cache, self.params["kernel"], need_input_grad
+        )
+        self.grads["kernel"] = grad_kernel
+        if self.use_bias:
+            self.grads["bias"] = grad_bias
+        self._cache = None  # free the patch matrix as soon as it is used
+        return grad_input
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(
+            filters=self.filters,
+            kernel_size=self.kernel_size,
+            strides=self.strides,
+            padding=self.padding,
+            data_format="channels_last",
+            dilation_rate=(1, 1),
+        )
+        return config

@@ -1,0 +1,75 @@
+"""Fully connected layer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scratch_cnn.backend import get_array_module
+from scratch_cnn.layers.weighted import WeightedLayer
+
+Array = Any
+
+
+class Dense(WeightedLayer):
+    """``y = activation(x @ kernel + bias)`` with ``kernel`` of shape ``(in, units)``.
+
+    Backward: ``dW = x^T dz``, ``db = 1^T dz`` (a matrix-vector product, faster than a
+    reduction), ``dx = dz W^T``.
+
+    Parameters
+    ----------
+    units : int
+        Output size.
+    activation : str, optional
+        ``linear`` (default), ``sigmoid``, ``tanh``, ``relu``, ``elu`` or ``softmax``.
+    use_bias : bool
+    kernel_initializer, bias_initializer : str, dict or Initializer
+    kernel_regularizer : L2, optional
+    """
+
+    def __init__(self, units: int, activation: str | None = None, **kwargs: Any) -> None:
+        super().__init__(activation=activation, **kwargs)
+        if int(units) != units or units < 1:
+            raise ValueError(f"Dense units must be a positive int, got {units!r}.")
+        self.units = int(units)
+        self._input: Array | None = None
+
+    def compute_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        if len(input_shape) != 1:
+            raise ValueError(
+                f"Dense expects flat inputs (batch, features) but gets samples of shape "
+                f"{input_shape}; put a Flatten() layer before it."
+            )
+        return (self.units,)
+
+    def kernel_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return (input_shape[0], self.units)
+
+    def bias_size(self) -> int:
+        return self.units
+
+    def linear_forward(self, x: Array) -> Array:
+        self._input = x
+        z = x @ self.params["kernel"]
+        if self.use_bias:
+            z += self.params["bias"]
+        return z
+
+    def linear_backward(self, grad_preactivation: Array, need_input_grad: bool) -> Array | None:
+        xp = get_array_module(grad_preactivation)
+        self.grads["kernel"] = self._input.T @ grad_preactivation
+        if self.use_bias:
+            ones = xp.ones(
+                (grad_preactivation.shape[0],),
+                dtype=grad_preactivation.dtype,
+                device=grad_preactivation.device,
+            )
+            self.grads["bias"] = ones @ grad_preactivation
+        if not need_input_grad:
+            return None
+        return grad_preactivation @ self.params["kernel"].T
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config["units"] = self.units
+        return config

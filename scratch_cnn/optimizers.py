@@ -1,0 +1,190 @@
+"""SGD (with momentum and Nesterov) and Adam, with Keras 3's exact update rules.
+
+Optimizers see only ``(weight, gradient)`` pairs and keep their state per weight slot.
+
+SGD, learning rate ``lr``, momentum ``mu``::
+
+    mu == 0:            w <- w - lr g
+    momentum:           m <- mu m - lr g;  w <- w + m
+    Nesterov:           m <- mu m - lr g;  w <- w + mu m - lr g
+
+Adam (step ``t`` from 1, Keras folds the bias correction into the step size and adds
+epsilon to ``sqrt(v)``, not to ``sqrt(v_hat)``)::
+
+    m <- m + (g - m)(1 - b1);   v <- v + (g^2 - v)(1 - b2)
+    alpha = lr sqrt(1 - b2^t) / (1 - b1^t)
+    w <- w - alpha m / (sqrt(v) + eps)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from scratch_cnn.backend import get_array_module
+
+Array = Any
+
+
+class Optimizer:
+    """Base class: ``apply(slots)`` updates weights in place from their gradients.
+
+    Parameters
+    ----------
+    learning_rate : float
+    """
+
+    class_name = "Optimizer"
+
+    def __init__(self, learning_rate: float) -> None:
+        if not learning_rate > 0 or not math.isfinite(learning_rate):
+            raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}.")
+        self.learning_rate = float(learning_rate)
+        self.iterations = 0
+        self._state: dict[Any, dict[str, Array]] = {}
+
+    def apply(self, slots: list[tuple[Any, dict[str, Array], dict[str, Array], str]]) -> None:
+        """Update every weight.
+
+        Parameters
+        ----------
+        slots : list of (key, params, grads, name)
+            ``params[name]`` is replaced by its updated value; ``key`` identifies the
+            weight's optimizer state across steps.
+        """
+        for key, params, grads, name in slots:
+            params[name] = self.update(key, params[name], grads[name])
+        self.iterations += 1
+
+    def update(self, key: Any, weight: Array, gradient: Array) -> Array:
+        """Return the updated weight (may update in place)."""
+        raise NotImplementedError
+
+    def get_config(self) -> dict[str, Any]:
+        """Keras-form config."""
+        return {
+            "module": "keras.optimizers",
+            "class_name": self.class_name,
+            "config": {"learning_rate": self.learning_rate},
+            "registered_name": None,
+        }
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, optionally with (Nesterov) momentum.
+
+    Parameters
+    ----------
+    learning_rate : float
+    momentum : float
+    nesterov : bool
+    """
+
+    class_name = "SGD"
+
+    def __init__(
+        self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False
+    ) -> None:
+        super().__init__(learning_rate)
+        if not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"momentum must be in [0, 1], got {momentum!r}.")
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
+
+    def update(self, key: Any, weight: Array, gradient: Array) -> Array:
+        lr = self.learning_rate
+        if self.momentum == 0.0:
+            weight -= lr * gradient
+            return weight
+        xp = get_array_module(weight)
+        state = self._state.setdefault(key, {"m": xp.zeros_like(weight)})
+        velocity = state["m"]
+        velocity *= self.momentum
+        velocity -= lr * gradient
+        if self.nesterov:
+            weight += self.momentum * velocity - lr * gradient
+        else:
+            weight += velocity
+        return weight
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config["config"].update(momentum=self.momentum, nesterov=self.nesterov)
+        return config
+
+
+class Adam(Optimizer):
+    """Adam with Keras's defaults and exact update (epsilon outside the bias correction).
+
+    Parameters
+    ----------
+    learning_rate : float
+    beta_1, beta_2 : float
+    epsilon : float
+    """
+
+    class_name = "Adam"
+
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+    ) -> None:
+        super().__init__(learning_rate)
+        self.beta_1 = float(beta_1)
+        self.beta_2 = float(beta_2)
+        self.epsilon = float(epsilon)
+
+    def apply(self, slots: list[tuple[Any, dict[str, Array], dict[str, Array], str]]) -> None:
+        step = self.iterations + 1
+        self._alpha = (
+            self.learning_rate * math.sqrt(1.0 - self.beta_2**step) / (1.0 - self.beta_1**step)
+        )
+        super().apply(slots)
+
+    def update(self, key: Any, weight: Array, gradient: Array) -> Array:
+        xp = get_array_module(weight)
+        state = self._state.get(key)
+        if state is None:
+            state = self._state[key] = {"m": xp.zeros_like(weight), "v": xp.zeros_like(weight)}
+        m, v = state["m"], state["v"]
+        m += (gradient - m) * (1.0 - self.beta_1)
+        v += (gradient * gradient - v) * (1.0 - self.beta_2)
+        weight -= (m * self._alpha) / (xp.sqrt(v) + self.epsilon)
+        return weight
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config["config"].update(beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon)
+        return config
+
+
+_BY_NAME: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam}
+
+
+def get_optimizer(identifier: str | dict | Optimizer) -> Optimizer:
+    """Resolve ``"sgd"``, ``"adam"``, a Keras optimizer config or an instance.
+
+    Parameters
+    ----------
+    identifier : str, dict or Optimizer
+
+    Returns
+    -------
+    Optimizer
+    """
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, dict):
+        name = str(identifier.get("class_name", "")).lower()
+        if name not in _BY_NAME:
+            raise ValueError(f"unsupported optimizer config {identifier!r}: use SGD or Adam.")
+        allowed = {"learning_rate", "momentum", "nesterov", "beta_1", "beta_2", "epsilon"}
+        config = {k: v for k, v in identifier.get("config", {}).items() if k in allowed}
+        return _BY_NAME[name](**config)
+    name = str(identifier).lower()
+    if name not in _BY_NAME:
+        raise ValueError(f"unknown optimizer {identifier!r}: expected 'sgd' or 'adam'.")
+    return _BY_NAME[name]()
