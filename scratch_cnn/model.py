@@ -89,6 +89,8 @@ class Sequential:
         self.built = False
         for layer in layers or []:
             self.add(layer)
+        if self.input_shape is not None and self.layers:
+            self.build()  # as Keras does when the input shape is declared up front
 
     # -- structure -------------------------------------------------------------------------
     def add(self, layer: Layer | Input) -> None:
@@ -342,6 +344,8 @@ class Sequential:
     # -- weights ---------------------------------------------------------------------------
     def get_weights(self) -> list[np.ndarray]:
         """All weights as NumPy arrays: per layer ``[kernel, bias]``, Keras's order."""
+        if not self.built:
+            self.build()
         return [w for layer in self.layers for w in layer.get_weights()]
 
     def set_weights(self, weights: Sequence[Any]) -> None:
@@ -359,6 +363,8 @@ class Sequential:
 
     def count_params(self) -> int:
         """Number of scalar weights."""
+        if not self.built:
+            self.build()
         return sum(layer.count_params() for layer in self.layers)
 
     # -- description -----------------------------------------------------------------------

@@ -161,7 +161,10 @@ def fit(
         for batch_number, index in enumerate(progress):
             xb = model._device_batch(x[index], preprocess)
             yb = model.device.asarray(targets[index])
-            loss, hits = model.train_step(xb, yb)
+            # Overflow while diverging is reported once, as a DivergenceError, not as a
+            # stream of NumPy warnings.
+            with np.errstate(over="ignore", invalid="ignore"):
+                loss, hits = model.train_step(xb, yb)
             loss_value = float(loss)  # one sync per step: needed to stop at the first NaN
             if not np.isfinite(loss_value):
                 progress.close()
