@@ -1,0 +1,801 @@
+"""Run a benchmark matrix: both engines, identical data, fair clocks, one record per run.
+
+For every cell (data set x architecture) and seed the runner
+
+1. loads the data set once (uint8, cached for the process) and draws the seeded split;
+   every engine run re-draws it and its fingerprint must equal the first engine's, so
+   "identical splits" is checked, not assumed;
+2. builds the initial weights once from the catalog's scratch model (seeded); with
+   ``same_init = true`` the Keras twin starts from exactly these values;
+3. trains each engine, alternating which goes first from seed to seed, on the same
+   batches in the same order: each epoch's order comes from ``datasets.epoch_order``
+   (seed, epoch) and both engines receive the same pre-ordered, pre-scaled float arrays
+   with their own shuffling off, so data preparation stays outside the clock;
+4. times a warm-up (one prediction batch: kernels, thread pools, the Keras predict graph),
+   each epoch on its own (the first one, where Keras traces and compiles its train
+   function, reported apart from the steady state), and the test-set inference;
+   validation is evaluated after each epoch outside the clock, for both engines;
+5. computes the test metrics with :mod:`suite.metrics` from each engine's probabilities
+   and appends one record (``docs/results-schema.md``) to the results store at once.
+
+A run that raises is stored as ``failed`` with its error, a run whose loss becomes NaN
+or infinite as ``diverged``, and the matrix goes on. A cell whose data files are absent
+is stored as ``skipped`` with the reason. Ctrl-C stops at once; every stored record is
+whole, and ``resume=True`` skips the runs whose key is already stored (see
+:mod:`suite.results`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import statistics
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from suite import metrics as metrics_module
+from suite.environment import environment_block
+from suite.matrix import Cell, Matrix
+from suite.results import RESULTS_FILE_NAME, ResultsStore, new_record_fields, run_key
+from suite.timing import (
+    Stopwatch,
+    ThreadSettings,
+    configure_threads,
+    peak_rss_bytes,
+    reset_peak_rss,
+)
+
+#: largest first-layer kernel (number of values) stored in a record
+MAX_STORED_FILTER_VALUES = 20_000
+
+#: batch size of test-set and validation inference, the same for both engines
+INFERENCE_BATCH_SIZE = 256
+
+#: split fingerprint stored for cells whose data could not be loaded
+UNAVAILABLE_FINGERPRINT = "unavailable"
+
+
+@dataclass
+class RunOptions:
+    """Command-line choices that apply to every run of a matrix."""
+
+    out_dir: Path = Path("results")
+    only: Sequence[str] = ()
+    resume: bool = False
+    threads: int | None = None
+    device: str = "cpu"
+    keras_backend: str | None = None
+    quiet: bool = False
+    data_dir: str | None = None
+    download: bool = False
+
+    @property
+    def results_path(self) -> Path:
+        """The results file inside the output folder."""
+        return Path(self.out_dir) / RESULTS_FILE_NAME
+
+
+@dataclass
+class RunSummary:
+    """What a matrix run did, counted by outcome."""
+
+    planned: int = 0
+    stored: dict[str, int] = field(default_factory=dict)
+    already_stored: int = 0
+    interrupted: bool = False
+    seconds: float = 0.0
+    results_path: str = ""
+
+    def count(self, status: str) -> None:
+        """Count one stored record of ``status``."""
+        self.stored[status] = self.stored.get(status, 0) + 1
+
+    @property
+    def failed(self) -> int:
+        """Number of runs stored as failed."""
+        return self.stored.get("failed", 0)
+
+
+# ---------------------------------------------------------------------------------------
+# Data: one load per data set, one split per seed, the same arrays for both engines.
+
+
+@dataclass
+class PreparedData:
+    """A seeded split of a loaded data set, and the float arrays both engines share."""
+
+    dataset: Any
+    split: Any
+    scaler: Any
+    dtype: str
+    num_classes: int
+    class_names: list[str]
+    x_validation: np.ndarray
+    y_validation: np.ndarray
+    x_test: np.ndarray
+    y_test_labels: np.ndarray
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """``(H, W, C)`` of one image."""
+        return tuple(int(size) for size in self.dataset.images.shape[1:])  # type: ignore[return-value]
+
+    def epoch_arrays(
+        self, epoch: int, seed: int, shuffle: bool
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Training images (scaled floats), one-hot targets and indices, in epoch order."""
+        import datasets
+
+        order = datasets.epoch_order(self.split.train, seed if shuffle else None, epoch)
+        x = self.scaler(self.dataset.images[order], np.dtype(self.dtype))
+        y = one_hot(self.dataset.labels[order], self.num_classes, self.dtype)
+        return x, y, order
+
+
+def one_hot(labels: np.ndarray, num_classes: int, dtype: str = "float32") -> np.ndarray:
+    """One-hot rows for integer labels (both engines get the same targets)."""
+    return np.eye(num_classes, dtype=dtype)[np.asarray(labels, dtype=np.int64)]
+
+
+class DataCache:
+    """Loads each data set once per process and draws splits from it."""
+
+    def __init__(self, data_dir: str | None, download: bool) -> None:
+        self.data_dir = data_dir
+        self.download = download
+        self._loaded: dict[str, Any] = {}
+        self._errors: dict[str, BaseException] = {}
+
+    def load(self, name: str) -> Any:
+        """The loaded data set, or raise the (remembered) loading error."""
+        if name in self._errors:
+            raise self._errors[name]
+        if name not in self._loaded:
+            import datasets
+
+            try:
+                self._loaded[name] = datasets.load_dataset(
+                    name, data_dir=self.data_dir, download=self.download
+                )
+            except (OSError, datasets.DatasetError) as error:
+                self._errors[name] = error
+                raise
+        return self._loaded[name]
+
+    def prepare(self, cell: Cell, seed: int) -> PreparedData:
+        """Split, scaler and the shared validation/test arrays of one cell and seed."""
+        import datasets
+
+        dataset = self.load(cell.dataset)
+        split = datasets.make_split(
+            dataset, seed=seed, validation_size=cell.settings["validation_size"]
+        )
+        if cell.settings["scaling"] == "standardize":
+            scaler = datasets.PixelScaler.standardize(dataset, split.train)
+        else:
+            scaler = datasets.PixelScaler.unit(dataset)
+        dtype = cell.settings["dtype"]
+        return PreparedData(
+            dataset=dataset,
+            split=split,
+            scaler=scaler,
+            dtype=dtype,
+            num_classes=dataset.num_classes,
+            class_names=[str(name) for name in dataset.class_names],
+            x_validation=scaler(dataset.images[split.validation], np.dtype(dtype)),
+            y_validation=one_hot(dataset.labels[split.validation], dataset.num_classes, dtype),
+            x_test=scaler(dataset.images[split.test], np.dtype(dtype)),
+            y_test_labels=np.asarray(dataset.labels[split.test]),
+        )
+
+
+def _split_fingerprint(cache: DataCache, cell: Cell, seed: int) -> str:
+    import datasets
+
+    dataset = cache.load(cell.dataset)
+    split = datasets.make_split(
+        dataset, seed=seed, validation_size=cell.settings["validation_size"]
+    )
+    return split.fingerprint
+
+
+# ---------------------------------------------------------------------------------------
+# Engines: the same five operations on a scratch_cnn model and on a Keras model.
+
+
+def _catalog_overrides(settings: dict[str, Any]) -> dict[str, Any]:
+    overrides = {}
+    for key in ("initializer", "l2", "dropout"):
+        value = settings.get(key)
+        if value is not None and not (key == "l2" and value == 0.0):
+            overrides[key] = value
+    return overrides
+
+
+class ScratchEngine:
+    """Builds, trains and queries ``scratch_cnn`` models."""
+
+    name = "scratch"
+    needs_keras_backend = False
+
+    def __init__(self, device: str) -> None:
+        self.device = device
+
+    def build(self, cell: Cell, data: PreparedData, seed: int) -> Any:
+        """The cell's architecture as a compiled scratch model, initialised from ``seed``."""
+        from suite import catalog
+
+        model = catalog.build(
+            cell.architecture,
+            "scratch",
+            data.input_shape,
+            data.num_classes,
+            seed=seed,
+            dtype=cell.settings["dtype"],
+            device=self.device,
+            **_catalog_overrides(cell.settings),
+        )
+        import scratch_cnn as sc
+
+        settings = cell.settings
+        if settings["optimizer"] == "sgd":
+            optimizer = sc.optimizers.SGD(
+                learning_rate=settings["learning_rate"],
+                momentum=settings["momentum"],
+                nesterov=settings["nesterov"],
+            )
+        else:
+            optimizer = sc.optimizers.Adam(learning_rate=settings["learning_rate"])
+        model.compile(optimizer=optimizer, loss="categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+    def synchronize(self, model: Any) -> None:
+        """Wait for queued device work (CuPy) before a clock is read."""
+        model.device.synchronize()
+
+    def fit_epoch(self, model: Any, x: np.ndarray, y: np.ndarray, batch_size: int) -> dict:
+        """One epoch over ``x`` in the given order; returns ``loss`` and ``accuracy``."""
+        history = model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
+        return {key: float(values[-1]) for key, values in history.history.items()}
+
+    def evaluate(self, model: Any, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        """Loss and accuracy on ``(x, y)``."""
+        loss, accuracy = model.evaluate(x, y, batch_size=INFERENCE_BATCH_SIZE)
+        return float(loss), float(accuracy)
+
+    def predict(self, model: Any, x: np.ndarray) -> np.ndarray:
+        """Class probabilities as a NumPy array."""
+        return np.asarray(model.predict(x, batch_size=INFERENCE_BATCH_SIZE))
+
+    def get_weights(self, model: Any) -> list[np.ndarray]:
+        """Copies of the weights in Keras order, as NumPy arrays."""
+        return [np.array(weight, copy=True) for weight in model.get_weights()]
+
+    def set_weights(self, model: Any, weights: list[np.ndarray]) -> None:
+        """Load copies of weights in Keras order (training must not alter the originals)."""
+        model.set_weights([np.array(weight, copy=True) for weight in weights])
+
+
+class KerasEngine:
+    """Builds, trains and queries the Keras twins (any Keras 3 backend)."""
+
+    name = "keras"
+    needs_keras_backend = True
+
+    def __init__(self, device: str) -> None:
+        self.device = device
+
+    def build(self, cell: Cell, data: PreparedData, seed: int) -> Any:
+        """The cell's architecture as a compiled Keras model, initialised from ``seed``."""
+        import keras
+
+        from suite import catalog
+
+        keras.utils.set_random_seed(seed)
+        keras.config.set_floatx(cell.settings["dtype"])
+        model = catalog.build(
+            cell.architecture,
+            "keras",
+            data.input_shape,
+            data.num_classes,
+            seed=seed,
+            dtype=cell.settings["dtype"],
+            **_catalog_overrides(cell.settings),
+        )
+        settings = cell.settings
+        if settings["optimizer"] == "sgd":
+            optimizer = keras.optimizers.SGD(
+                learning_rate=settings["learning_rate"],
+                momentum=settings["momentum"],
+                nesterov=settings["nesterov"],
+            )
+        else:
+            optimizer = keras.optimizers.Adam(learning_rate=settings["learning_rate"])
+        model.compile(optimizer=optimizer, loss="categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+    def synchronize(self, model: Any) -> None:
+        """Keras calls return host values, which already waits for the device."""
+
+    def fit_epoch(self, model: Any, x: np.ndarray, y: np.ndarray, batch_size: int) -> dict:
+        """One epoch over ``x`` in the given order, ``verbose=0``; ``loss`` and ``accuracy``."""
+        history = model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
+        return {key: float(values[-1]) for key, values in history.history.items()}
+
+    def evaluate(self, model: Any, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        """Loss and accuracy on ``(x, y)``."""
+        loss, accuracy = model.evaluate(x, y, batch_size=INFERENCE_BATCH_SIZE, verbose=0)
+        return float(loss), float(accuracy)
+
+    def predict(self, model: Any, x: np.ndarray) -> np.ndarray:
+        """Class probabilities as a NumPy array."""
+        return np.asarray(model.predict(x, batch_size=INFERENCE_BATCH_SIZE, verbose=0))
+
+    def get_weights(self, model: Any) -> list[np.ndarray]:
+        """Copies of the weights in Keras order."""
+        return [np.array(weight, copy=True) for weight in model.get_weights()]
+
+    def set_weights(self, model: Any, weights: list[np.ndarray]) -> None:
+        """Load weights in Keras order (layouts are shared, so no permutation)."""
+        model.set_weights(weights)
+
+
+def weights_digest(weights: Sequence[np.ndarray]) -> str:
+    """sha256 over the weights' float32 bytes: equal initial digests mean same init."""
+    digest = hashlib.sha256()
+    for weight in weights:
+        digest.update(np.ascontiguousarray(weight, dtype="<f4").tobytes())
+    return digest.hexdigest()
+
+
+def first_layer_filters(weights: Sequence[np.ndarray]) -> dict[str, Any] | None:
+    """The first 4-D (Conv2D) kernel, rounded, when small enough to store; else None."""
+    for weight in weights:
+        if weight.ndim == 4:
+            if weight.size > MAX_STORED_FILTER_VALUES:
+                return {"shape": list(weight.shape), "values": None}
+            return {
+                "shape": list(weight.shape),
+                "values": np.round(weight.astype(np.float64), 6).ravel().tolist(),
+            }
+    return None
+
+
+# ---------------------------------------------------------------------------------------
+# One run: one engine, one cell, one seed.
+
+
+class RunDiverged(Exception):
+    """The training loss became NaN or infinite."""
+
+
+def _hyperparameters(cell: Cell) -> dict[str, Any]:
+    return dict(cell.configuration()["settings"])
+
+
+def _base_record(cell: Cell, engine: str, seed: int, options: RunOptions, family: Any) -> dict:
+    record = new_record_fields()
+    record.update(
+        {
+            "matrix_cell": cell.name,
+            "experiment": cell.experiment,
+            "dataset": cell.dataset,
+            "architecture": cell.architecture,
+            "family": family,
+            "engine": engine,
+            "keras_backend": (
+                options.keras_backend or os.environ.get("KERAS_BACKEND", "tensorflow")
+            )
+            if engine == "keras"
+            else None,
+            "device": options.device,
+            "seed": seed,
+            "hyperparameters": _hyperparameters(cell),
+            "configuration_hash": cell.configuration_hash(),
+            "error": None,
+            "metrics": None,
+            "timings": None,
+            "curves": None,
+            "training": None,
+            "first_layer_filters": None,
+        }
+    )
+    return record
+
+
+def _architecture_family(name: str) -> str | None:
+    try:
+        from suite import catalog
+
+        spec = catalog.get(name) if hasattr(catalog, "get") else catalog.ARCHITECTURES[name]
+        return getattr(spec, "family", None) or (
+            spec.get("family") if isinstance(spec, dict) else None
+        )
+    except Exception:  # the family is a label for reports; a catalog without it is fine
+        return None
+
+
+def train_one(
+    engine: ScratchEngine | KerasEngine,
+    cell: Cell,
+    data: PreparedData,
+    seed: int,
+    initial_weights: list[np.ndarray] | None,
+    progress: tqdm | None = None,
+) -> dict[str, Any]:
+    """Train and evaluate one engine on one cell; return the record's measured fields.
+
+    Parameters
+    ----------
+    engine : ScratchEngine or KerasEngine
+        Which engine.
+    cell : Cell
+        Data set, architecture and settings.
+    data : PreparedData
+        The split and shared arrays.
+    seed : int
+        Seed of initialisation (when not shared), dropout and batch order.
+    initial_weights : list of numpy.ndarray, optional
+        Start from these (``same_init``); the engine's own seeded init when None.
+    progress : tqdm, optional
+        Advanced once per epoch.
+
+    Returns
+    -------
+    dict
+        ``status``, ``error``, ``metrics``, ``timings``, ``curves``, ``training``,
+        ``first_layer_filters``.
+    """
+    settings = cell.settings
+    peak_scope = "run" if reset_peak_rss() else "process"
+    model = engine.build(cell, data, seed)
+    if initial_weights is not None:
+        engine.set_weights(model, initial_weights)
+    start_digest = weights_digest(engine.get_weights(model))
+
+    def synchronize() -> None:
+        engine.synchronize(model)
+
+    # Warm-up: one inference batch loads kernels, starts thread pools and (Keras) traces the
+    # predict function, without touching the weights both engines start from.
+    with Stopwatch(synchronize) as warmup:
+        engine.predict(model, data.x_test[: min(len(data.x_test), settings["batch_size"])])
+
+    curves: dict[str, list[float]] = {
+        "epoch": [],
+        "loss": [],
+        "accuracy": [],
+        "val_loss": [],
+        "val_accuracy": [],
+        "elapsed_seconds": [],
+    }
+    epoch_seconds: list[float] = []
+    preparation_seconds = 0.0
+    order_digest = hashlib.sha256()
+    stopped_early = None
+    status, error = "success", None
+    budget = settings["time_budget_seconds"]
+    train_images = 0
+    for epoch in range(settings["epochs"]):
+        started = time.perf_counter()
+        x_epoch, y_epoch, order = data.epoch_arrays(epoch, seed, settings["shuffle"])
+        order_digest.update(np.ascontiguousarray(order, dtype="<i8").tobytes())
+        preparation_seconds += time.perf_counter() - started
+        try:
+            with Stopwatch(synchronize) as watch:
+                logs = engine.fit_epoch(model, x_epoch, y_epoch, settings["batch_size"])
+        except FloatingPointError as caught:  # scratch_cnn.DivergenceError
+            epoch_seconds.append(watch.seconds)  # the stopwatch stops on the way out too
+            status, error = "diverged", f"{type(caught).__name__}: {caught}"
+            stopped_early = "diverged"
+            break
+        del x_epoch, y_epoch
+        epoch_seconds.append(watch.seconds)
+        train_images += len(order)
+        if not np.isfinite(logs.get("loss", np.nan)):
+            status = "diverged"
+            error = f"training loss became {logs.get('loss')} in epoch {epoch + 1}"
+            stopped_early = "diverged"
+            break
+        curves["epoch"].append(epoch + 1)
+        curves["loss"].append(logs["loss"])
+        curves["accuracy"].append(logs.get("accuracy"))
+        if len(data.x_validation):
+            val_loss, val_accuracy = engine.evaluate(model, data.x_validation, data.y_validation)
+            curves["val_loss"].append(val_loss)
+            curves["val_accuracy"].append(val_accuracy)
+        curves["elapsed_seconds"].append(float(sum(epoch_seconds)))
+        if progress is not None:
+            progress.update(1)
+            progress.set_postfix(loss=f"{logs['loss']:.4f}", acc=f"{logs.get('accuracy', 0):.3f}")
+        if budget is not None and sum(epoch_seconds) >= budget and epoch + 1 < settings["epochs"]:
+            stopped_early = "time_budget"
+            break
+
+    result: dict[str, Any] = {"status": status, "error": error, "metrics": None}
+    inference_seconds = None
+    if status == "success":
+        with Stopwatch(synchronize) as inference:
+            probabilities = engine.predict(model, data.x_test)
+        inference_seconds = inference.seconds
+        if not np.all(np.isfinite(probabilities)):
+            result["status"] = "diverged"
+            result["error"] = "test-set probabilities contain NaN or infinite values"
+        else:
+            result["metrics"] = metrics_module.classification_metrics(
+                data.y_test_labels, probabilities, data.class_names
+            )
+    train_seconds = float(sum(epoch_seconds))
+    steady = epoch_seconds[1:]
+    final_weights = engine.get_weights(model)
+    result["timings"] = {
+        "train_seconds": train_seconds,
+        "warmup_seconds": warmup.seconds,
+        "first_epoch_seconds": epoch_seconds[0] if epoch_seconds else None,
+        "seconds_per_epoch": statistics.median(steady)
+        if steady
+        else (epoch_seconds[0] if epoch_seconds else None),
+        "steady_state_seconds": float(sum(steady)) if steady else None,
+        "epoch_seconds": epoch_seconds,
+        "train_images_per_second": train_images / train_seconds if train_seconds else None,
+        "steady_state_images_per_second": (len(data.split.train) * len(steady)) / sum(steady)
+        if steady and sum(steady) > 0
+        else None,
+        "inference_seconds": inference_seconds,
+        "inference_images_per_second": len(data.x_test) / inference_seconds
+        if inference_seconds
+        else None,
+        "data_preparation_seconds": preparation_seconds,
+        "peak_rss_bytes": peak_rss_bytes(),
+        "peak_rss_scope": peak_scope,
+        "peak_gpu_bytes": None,
+    }
+    result["curves"] = curves
+    result["training"] = {
+        "epochs_planned": settings["epochs"],
+        "epochs_completed": len(curves["epoch"]),
+        "stopped_early": stopped_early,
+        "initial_weights_sha256": start_digest,
+        "batch_order_sha256": order_digest.hexdigest(),
+        "same_init": initial_weights is not None,
+        "parameters": int(sum(weight.size for weight in final_weights)),
+    }
+    result["first_layer_filters"] = first_layer_filters(final_weights)
+    return result
+
+
+# ---------------------------------------------------------------------------------------
+# The matrix loop.
+
+
+def _failure_text(error: BaseException) -> str:
+    lines = traceback.format_exception(type(error), error, error.__traceback__)
+    tail = "".join(lines[-6:]).strip()
+    return f"{type(error).__name__}: {error}\n{tail}"
+
+
+class MatrixRunner:
+    """Runs the selected cells of a matrix and appends one record per run.
+
+    Parameters
+    ----------
+    matrix : Matrix
+        The validated matrix.
+    options : RunOptions
+        Output folder, selection, resume, threads, device, backend, quiet, data folder.
+    engines : dict, optional
+        Engine name -> engine object (tests inject fakes); the real engines by default.
+    """
+
+    def __init__(
+        self,
+        matrix: Matrix,
+        options: RunOptions,
+        engines: dict[str, Any] | None = None,
+        out: Callable[[str], None] | None = None,
+    ) -> None:
+        self.matrix = matrix
+        self.options = options
+        self.cells = matrix.select(list(options.only))
+        self.store = ResultsStore(options.results_path)
+        self.engines = engines or {
+            "scratch": ScratchEngine(options.device),
+            "keras": KerasEngine(options.device),
+        }
+        self.data = DataCache(options.data_dir, options.download)
+        self.out = out or (lambda text: tqdm.write(text, file=sys.stderr))
+        self.thread_settings: ThreadSettings | None = None
+        self.environment: dict[str, Any] = {}
+
+    def _say(self, text: str) -> None:
+        if not self.options.quiet:
+            self.out(text)
+
+    def setup(self) -> None:
+        """Pin threads (before TensorFlow starts), hide GPUs on cpu, describe the machine."""
+        used = {name for cell in self.cells for name in cell.engines}
+        uses_keras = any(getattr(self.engines[name], "needs_keras_backend", False) for name in used)
+        if self.options.device == "cpu" and uses_keras:
+            # TensorFlow/JAX/torch would otherwise place the Keras runs on a GPU.
+            os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
+        self.thread_settings = configure_threads(
+            self.options.threads,
+            keras_backend=self.options.keras_backend,
+            configure_keras_backend=uses_keras,
+        )
+        for note in self.thread_settings.notes:
+            self._say(f"note: {note}")
+        self.environment = environment_block(
+            self.thread_settings, self.options.device, self.options.keras_backend
+        )
+
+    def run(self) -> RunSummary:
+        """Run every selected cell; return the summary (``interrupted`` after Ctrl-C)."""
+        started = time.perf_counter()
+        summary = RunSummary(
+            planned=self.matrix.run_count(self.cells), results_path=str(self.store.path)
+        )
+        done_keys = self.store.stored_keys() if self.options.resume else set()
+        read = self.store.read() if self.options.resume else None
+        for problem in read.problems if read else []:
+            self._say(f"warning: {problem}")
+        self.setup()
+        overall = tqdm(
+            total=summary.planned,
+            desc=f"matrix {self.matrix.name}",
+            unit="run",
+            disable=self.options.quiet,
+            position=0,
+            file=sys.stderr,
+            dynamic_ncols=True,
+        )
+        try:
+            for cell in self.cells:
+                self._run_cell(cell, done_keys, summary, overall)
+        except KeyboardInterrupt:
+            summary.interrupted = True
+        finally:
+            overall.close()
+            summary.seconds = time.perf_counter() - started
+        return summary
+
+    def _store(self, record: dict[str, Any], summary: RunSummary) -> None:
+        record["environment"] = self.environment
+        self.store.append(record)
+        summary.count(record["status"])
+
+    def _run_cell(
+        self, cell: Cell, done_keys: set[str], summary: RunSummary, overall: tqdm
+    ) -> None:
+        family = _architecture_family(cell.architecture)
+        for seed_position, seed in enumerate(cell.seeds):
+            engines = [name for name in cell.engines]
+            if seed_position % 2 == 1:  # alternate which engine goes first
+                engines.reverse()
+            try:
+                fingerprint = _split_fingerprint(self.data, cell, seed)
+            except KeyboardInterrupt:
+                raise
+            except Exception as error:
+                self._skip_or_fail(cell, seed, engines, error, summary, overall, family)
+                continue
+            keys = {
+                name: run_key(cell.configuration(), fingerprint, self._engine_label(name), seed)
+                for name in engines
+            }
+            pending = [name for name in engines if keys[name] not in done_keys]
+            for name in engines:
+                if name not in pending:
+                    summary.already_stored += 1
+                    overall.update(1)
+            if not pending:
+                continue
+            data = self.data.prepare(cell, seed)
+            initial = (
+                self._initial_weights(cell, data, seed) if cell.settings["same_init"] else None
+            )
+            for name in pending:
+                record = _base_record(cell, name, seed, self.options, family)
+                record["key"] = keys[name]
+                record["engine_order"] = engines
+                self._run_engine(name, cell, data, seed, initial, record, fingerprint)
+                self._store(record, summary)
+                overall.update(1)
+                self._report_line(record)
+
+    def _engine_label(self, name: str) -> str:
+        if name == "keras":
+            backend = self.options.keras_backend or os.environ.get("KERAS_BACKEND", "tensorflow")
+            return f"keras/{backend}/{self.options.device}"
+        return f"scratch/{self.options.device}"
+
+    def _initial_weights(self, cell: Cell, data: PreparedData, seed: int) -> list[np.ndarray]:
+        engine = self.engines["scratch"]
+        model = engine.build(cell, data, seed)
+        return engine.get_weights(model)
+
+    def _run_engine(
+        self,
+        name: str,
+        cell: Cell,
+        data: PreparedData,
+        seed: int,
+        initial: list[np.ndarray] | None,
+        record: dict[str, Any],
+        fingerprint: str,
+    ) -> None:
+        bar = tqdm(
+            total=cell.settings["epochs"],
+            desc=f"{cell.dataset}/{cell.architecture} {name} seed {seed}",
+            unit="epoch",
+            leave=False,
+            disable=self.options.quiet,
+            position=1,
+            file=sys.stderr,
+            dynamic_ncols=True,
+        )
+        record["split"] = data.split.to_record()
+        try:
+            redrawn = _split_fingerprint(self.data, cell, seed)
+            if redrawn != fingerprint or data.split.fingerprint != fingerprint:
+                raise RuntimeError(
+                    f"split fingerprint {redrawn} differs from {fingerprint} drawn for the "
+                    "other engine; the engines would not see identical data"
+                )
+            record.update(train_one(self.engines[name], cell, data, seed, initial, bar))
+        except KeyboardInterrupt:
+            raise
+        except Exception as error:
+            record["status"] = "failed"
+            record["error"] = _failure_text(error)
+        finally:
+            bar.close()
+
+    def _skip_or_fail(
+        self,
+        cell: Cell,
+        seed: int,
+        engines: list[str],
+        error: Exception,
+        summary: RunSummary,
+        overall: tqdm,
+        family: Any,
+    ) -> None:
+        # absent files are expected (seeds.toml names every data set); anything else failed
+        absent = isinstance(error, FileNotFoundError)
+        for name in engines:
+            record = _base_record(cell, name, seed, self.options, family)
+            record["key"] = run_key(
+                cell.configuration(), UNAVAILABLE_FINGERPRINT, self._engine_label(name), seed
+            )
+            record["status"] = "skipped" if absent else "failed"
+            record["error"] = f"{type(error).__name__}: {error}"
+            record["split"] = {"fingerprint": UNAVAILABLE_FINGERPRINT}
+            self._store(record, summary)
+            overall.update(1)
+            self._report_line(record)
+
+    def _report_line(self, record: dict[str, Any]) -> None:
+        head = (
+            f"{record['status']:>8}  {record['dataset']}/{record['architecture']} "
+            f"{record['engine']} seed {record['seed']}"
+        )
+        metrics = record.get("metrics") or {}
+        timings = record.get("timings") or {}
+        if record["status"] == "success":
+            self._say(
+                f"{head}: accuracy {metrics['accuracy']:.4f}, weighted F1 "
+                f"{metrics['weighted_f1']:.4f}, train {timings['train_seconds']:.2f} s "
+                f"(first epoch {timings['first_epoch_seconds']:.2f} s)"
+            )
+        else:
+            first_line = (record.get("error") or "").splitlines()[:1]
+            self._say(f"{head}: {first_line[0] if first_line else ''}")
