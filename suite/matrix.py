@@ -6,7 +6,10 @@ settings, and one or more ``[[experiment]]`` blocks. Each experiment crosses its
 in ``engines`` with each seed in ``seeds``. Settings resolve in this order (later wins):
 built-in defaults (:data:`DEFAULT_SETTINGS`), ``[defaults]``, the experiment block, then
 ``[experiment.overrides.<architecture>]`` or ``[experiment.overrides."<dataset>/<architecture>"]``
-for a single cell::
+for a single cell. A training hyperparameter left unset (``None``) takes the value of the
+architecture's own set-up in the catalog (``suite.catalog.hyperparameters``: the seed
+document's optimizer, learning rate, batch size, epochs, initializer, L2, dropout), so every
+cell resolves to complete hyperparameters before anything runs::
 
     name = "example"
 
@@ -46,39 +49,44 @@ from suite.results import configuration_hash
 
 ENGINES = ("scratch", "keras")
 
-#: every setting a matrix may give, with its built-in default
-DEFAULT_SETTINGS: dict[str, Any] = {
+#: training hyperparameters; None means "the architecture's own value from the catalog"
+HYPERPARAMETER_KEYS = (
+    "optimizer",
+    "learning_rate",
+    "batch_size",
+    "epochs",
+    "initializer",
+    "l2",
+    "dropout",
+    "momentum",
+    "nesterov",
+    "beta_1",
+    "beta_2",
+    "epsilon",
+)
+
+#: how the harness runs a cell, with built-in defaults
+HARNESS_DEFAULTS: dict[str, Any] = {
     "engines": list(ENGINES),
     "seeds": [0],
-    "epochs": 5,
-    "batch_size": 32,
-    "optimizer": "adam",
-    "learning_rate": 0.001,
-    "momentum": 0.0,
-    "nesterov": False,
-    "l2": 0.0,
-    "dropout": None,  # None: the architecture's own rate
-    "initializer": None,  # None: the architecture's own initializer
     "dtype": "float32",
     "scaling": "unit",
-    "validation_size": None,  # None: the data set's default
+    "validation_size": None,  # None: the data set's default (5000, or 10% for digits8x8)
     "time_budget_seconds": None,
     "same_init": True,
     "shuffle": True,
+}
+
+#: every setting a matrix may give, with its built-in default
+DEFAULT_SETTINGS: dict[str, Any] = {
+    **dict.fromkeys(HYPERPARAMETER_KEYS),
+    **HARNESS_DEFAULTS,
 }
 
 #: settings that say which runs happen rather than what a run computes
 RUN_SELECTION_KEYS = ("engines", "seeds")
 
 OPTIMIZERS = ("sgd", "adam")
-INITIALIZERS = (
-    "glorot_uniform",
-    "glorot_normal",
-    "he_uniform",
-    "he_normal",
-    "random_normal",
-    "zeros",
-)
 SCALINGS = ("unit", "standardize")
 DTYPES = ("float32", "float64")
 
@@ -98,6 +106,8 @@ class DatasetShape:
 DatasetLookup = Callable[[str], DatasetShape]
 #: returns None when the architecture fits the shape, else a sentence saying why not
 ShapeCheck = Callable[[str, tuple[int, ...], int], str | None]
+#: (architecture, overrides without None values) -> complete hyperparameters, or ValueError
+HyperparameterResolver = Callable[[str, dict[str, Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -134,6 +144,7 @@ class Cell:
     dataset: str
     architecture: str
     settings: dict[str, Any] = field(hash=False, compare=False)
+    hyperparameters: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -150,15 +161,41 @@ class Cell:
         """Seeds this cell is trained with."""
         return list(self.settings["seeds"])
 
+    @property
+    def epochs(self) -> int:
+        """Epochs each engine trains (resolved)."""
+        return int(self.hyperparameters["epochs"])
+
+    @property
+    def batch_size(self) -> int:
+        """Training batch size (resolved)."""
+        return int(self.hyperparameters["batch_size"])
+
+    def overrides(self) -> dict[str, Any]:
+        """The hyperparameters the matrix sets (for ``suite.catalog.build``)."""
+        return {
+            key: self.settings[key]
+            for key in HYPERPARAMETER_KEYS
+            if self.settings.get(key) is not None
+        }
+
+    def harness_settings(self) -> dict[str, Any]:
+        """How the harness runs the cell (data type, scaling, sizes, budget, init, order)."""
+        return {
+            key: self.settings[key] for key in HARNESS_DEFAULTS if key not in RUN_SELECTION_KEYS
+        }
+
+    def run_settings(self) -> dict[str, Any]:
+        """Resolved hyperparameters and harness settings in one flat dictionary."""
+        return {**self.hyperparameters, **self.harness_settings()}
+
     def configuration(self) -> dict[str, Any]:
         """What defines a run of this cell apart from split, engine and seed (for the key)."""
-        hyperparameters = {
-            key: value for key, value in self.settings.items() if key not in RUN_SELECTION_KEYS
-        }
         return {
             "dataset": self.dataset,
             "architecture": self.architecture,
-            "settings": hyperparameters,
+            "hyperparameters": dict(self.hyperparameters),
+            "harness": self.harness_settings(),
         }
 
     def configuration_hash(self) -> str:
@@ -263,6 +300,12 @@ def _type_problem(key: str, value: Any) -> str | None:
     elif key in ("momentum", "l2"):
         if not number(value) or value < 0:
             return f"{key} is {value!r}; expected a number >= 0"
+    elif key in ("beta_1", "beta_2"):
+        if not number(value) or not 0 <= value < 1:
+            return f"{key} is {value!r}; expected a number in [0, 1)"
+    elif key == "epsilon":
+        if not number(value) or value <= 0:
+            return f"epsilon is {value!r}; expected a number > 0"
     elif key == "dropout":
         if not number(value) or not 0 <= value < 1:
             return f"dropout is {value!r}; expected a rate in [0, 1)"
@@ -270,18 +313,18 @@ def _type_problem(key: str, value: Any) -> str | None:
         if not number(value) or value <= 0:
             return f"time_budget_seconds is {value!r}; expected seconds > 0 (omit for none)"
     elif key == "validation_size":
-        valid = positive_int(value) or (
-            isinstance(value, float) and 0 < value < 1
-        )  # a count, or a fraction of the training set
-        if not valid:
-            return f"validation_size is {value!r}; expected a count > 0 or a fraction in (0, 1)"
+        # a count of images, or a fraction of the training part
+        count = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+        if not (count or (isinstance(value, float) and 0 <= value < 1)):
+            return f"validation_size is {value!r}; expected a count >= 0 or a fraction in [0, 1)"
     elif key in ("nesterov", "same_init", "shuffle"):
         if not isinstance(value, bool):
             return f"{key} is {value!r}; expected true or false"
     elif key == "optimizer":
         return choice(OPTIMIZERS)
     elif key == "initializer":
-        return choice(INITIALIZERS)
+        if not isinstance(value, str):
+            return f"initializer is {value!r}; expected a Keras name or 'random_normal(STD)'"
     elif key == "scaling":
         return choice(SCALINGS)
     elif key == "dtype":
@@ -297,6 +340,15 @@ def _as_name_list(value: Any) -> list[str] | None:
     return None
 
 
+#: SPEC's data set table, used only while ``datasets`` offers no ``info``/``DATASET_INFO``
+_SPEC_DATASET_SHAPES = {
+    "digits8x8": DatasetShape((8, 8, 1), 10),
+    "mnist": DatasetShape((28, 28, 1), 10),
+    "svhn": DatasetShape((32, 32, 3), 10),
+    "cifar10": DatasetShape((32, 32, 3), 10),
+}
+
+
 def default_dataset_lookup(name: str) -> DatasetShape:
     """Shape of a data set from ``datasets.info`` (no file is read)."""
     import datasets
@@ -304,8 +356,17 @@ def default_dataset_lookup(name: str) -> DatasetShape:
     info_function = getattr(datasets, "info", None)
     if info_function is not None:
         info = info_function(name)
-    else:
+    elif hasattr(datasets, "DATASET_INFO"):
         info = datasets.DATASET_INFO[name]
+    elif name in _SPEC_DATASET_SHAPES:
+        return _SPEC_DATASET_SHAPES[name]
+    elif name.startswith("idx:"):  # a custom folder: its header tells the shape
+        loaded = datasets.load_dataset(name, download=False)
+        return DatasetShape(tuple(loaded.images.shape[1:]), loaded.num_classes)
+    else:
+        raise KeyError(
+            f"no data set named {name!r}; known: {', '.join(_SPEC_DATASET_SHAPES)}, or idx:PATH"
+        )
     input_shape = getattr(info, "input_shape", None)
     num_classes = getattr(info, "num_classes", None)
     if input_shape is None and isinstance(info, dict):
@@ -322,6 +383,13 @@ def default_architecture_names() -> list[str]:
         if callable(function):
             return list(function())
     return list(catalog.ARCHITECTURES)
+
+
+def default_hyperparameter_resolver(architecture: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    """Complete hyperparameters from the catalog's set-up of ``architecture`` and overrides."""
+    from suite import catalog
+
+    return catalog.hyperparameters(architecture, **overrides).as_dict()
 
 
 def default_shape_check(
@@ -360,6 +428,7 @@ def load_matrix(
     dataset_lookup: DatasetLookup | None = None,
     architecture_names: Iterable[str] | None = None,
     shape_check: ShapeCheck | None = None,
+    hyperparameter_resolver: HyperparameterResolver | None = None,
 ) -> Matrix:
     """Read and validate a matrix file; raise one error listing every problem.
 
@@ -374,6 +443,9 @@ def load_matrix(
     shape_check : callable, optional
         ``(architecture, input_shape, num_classes) -> None or reason``; the catalog's
         check when omitted.
+    hyperparameter_resolver : callable, optional
+        ``(architecture, overrides) -> complete hyperparameters``, raising ValueError for
+        invalid ones; ``suite.catalog.hyperparameters`` when omitted.
 
     Returns
     -------
@@ -387,7 +459,9 @@ def load_matrix(
     """
     path = Path(path)
     text = _load_text(path)
-    return parse_matrix(text, str(path), dataset_lookup, architecture_names, shape_check)
+    return parse_matrix(
+        text, str(path), dataset_lookup, architecture_names, shape_check, hyperparameter_resolver
+    )
 
 
 def parse_matrix(
@@ -396,6 +470,7 @@ def parse_matrix(
     dataset_lookup: DatasetLookup | None = None,
     architecture_names: Iterable[str] | None = None,
     shape_check: ShapeCheck | None = None,
+    hyperparameter_resolver: HyperparameterResolver | None = None,
 ) -> Matrix:
     """Validate matrix text (see :func:`load_matrix`, which reads the file first)."""
     try:
@@ -407,6 +482,7 @@ def parse_matrix(
         default_architecture_names() if architecture_names is None else architecture_names
     )
     shape_check = shape_check or default_shape_check
+    hyperparameter_resolver = hyperparameter_resolver or default_hyperparameter_resolver
     locator = _Locator(text)
     problems: list[Problem] = []
 
@@ -542,7 +618,20 @@ def parse_matrix(
                             architecture,
                         )
                         continue
-                cell = Cell(experiment_name, dataset, architecture, settings)
+                overrides = {
+                    key: settings[key] for key in HYPERPARAMETER_KEYS if settings[key] is not None
+                }
+                try:
+                    resolved = hyperparameter_resolver(architecture, overrides)
+                except (ValueError, KeyError) as error:
+                    report(
+                        index,
+                        "architectures",
+                        f"{label}: hyperparameters of {architecture}: {error}",
+                        architecture,
+                    )
+                    continue
+                cell = Cell(experiment_name, dataset, architecture, settings, resolved)
                 configuration = cell.configuration_hash()
                 if configuration in seen:
                     report(

@@ -211,15 +211,6 @@ def _split_fingerprint(cache: DataCache, cell: Cell, seed: int) -> str:
 # Engines: the same five operations on a scratch_cnn model and on a Keras model.
 
 
-def _catalog_overrides(settings: dict[str, Any]) -> dict[str, Any]:
-    overrides = {}
-    for key in ("initializer", "l2", "dropout"):
-        value = settings.get(key)
-        if value is not None and not (key == "l2" and value == 0.0):
-            overrides[key] = value
-    return overrides
-
-
 class ScratchEngine:
     """Builds, trains and queries ``scratch_cnn`` models."""
 
@@ -233,7 +224,7 @@ class ScratchEngine:
         """The cell's architecture as a compiled scratch model, initialised from ``seed``."""
         from suite import catalog
 
-        model = catalog.build(
+        return catalog.build(
             cell.architecture,
             "scratch",
             data.input_shape,
@@ -241,21 +232,8 @@ class ScratchEngine:
             seed=seed,
             dtype=cell.settings["dtype"],
             device=self.device,
-            **_catalog_overrides(cell.settings),
+            **cell.overrides(),
         )
-        import scratch_cnn as sc
-
-        settings = cell.settings
-        if settings["optimizer"] == "sgd":
-            optimizer = sc.optimizers.SGD(
-                learning_rate=settings["learning_rate"],
-                momentum=settings["momentum"],
-                nesterov=settings["nesterov"],
-            )
-        else:
-            optimizer = sc.optimizers.Adam(learning_rate=settings["learning_rate"])
-        model.compile(optimizer=optimizer, loss="categorical_crossentropy", metrics=["accuracy"])
-        return model
 
     def synchronize(self, model: Any) -> None:
         """Wait for queued device work (CuPy) before a clock is read."""
@@ -299,28 +277,18 @@ class KerasEngine:
 
         from suite import catalog
 
-        keras.utils.set_random_seed(seed)
+        keras.utils.set_random_seed(seed)  # dropout masks and anything left unseeded
+        # Keras casts inputs, losses and metrics to floatx: it must match the model's dtype.
         keras.config.set_floatx(cell.settings["dtype"])
-        model = catalog.build(
+        return catalog.build(
             cell.architecture,
             "keras",
             data.input_shape,
             data.num_classes,
             seed=seed,
             dtype=cell.settings["dtype"],
-            **_catalog_overrides(cell.settings),
+            **cell.overrides(),
         )
-        settings = cell.settings
-        if settings["optimizer"] == "sgd":
-            optimizer = keras.optimizers.SGD(
-                learning_rate=settings["learning_rate"],
-                momentum=settings["momentum"],
-                nesterov=settings["nesterov"],
-            )
-        else:
-            optimizer = keras.optimizers.Adam(learning_rate=settings["learning_rate"])
-        model.compile(optimizer=optimizer, loss="categorical_crossentropy", metrics=["accuracy"])
-        return model
 
     def synchronize(self, model: Any) -> None:
         """Keras calls return host values, which already waits for the device."""
@@ -377,10 +345,6 @@ class RunDiverged(Exception):
     """The training loss became NaN or infinite."""
 
 
-def _hyperparameters(cell: Cell) -> dict[str, Any]:
-    return dict(cell.configuration()["settings"])
-
-
 def _base_record(cell: Cell, engine: str, seed: int, options: RunOptions, family: Any) -> dict:
     record = new_record_fields()
     record.update(
@@ -398,7 +362,7 @@ def _base_record(cell: Cell, engine: str, seed: int, options: RunOptions, family
             else None,
             "device": options.device,
             "seed": seed,
-            "hyperparameters": _hyperparameters(cell),
+            "hyperparameters": cell.run_settings(),
             "configuration_hash": cell.configuration_hash(),
             "error": None,
             "metrics": None,
@@ -467,7 +431,7 @@ def train_one(
     # Warm-up: one inference batch loads kernels, starts thread pools and (Keras) traces the
     # predict function, without touching the weights both engines start from.
     with Stopwatch(synchronize) as warmup:
-        engine.predict(model, data.x_test[: min(len(data.x_test), settings["batch_size"])])
+        engine.predict(model, data.x_test[: min(len(data.x_test), cell.batch_size)])
 
     curves: dict[str, list[float]] = {
         "epoch": [],
@@ -484,14 +448,14 @@ def train_one(
     status, error = "success", None
     budget = settings["time_budget_seconds"]
     train_images = 0
-    for epoch in range(settings["epochs"]):
+    for epoch in range(cell.epochs):
         started = time.perf_counter()
         x_epoch, y_epoch, order = data.epoch_arrays(epoch, seed, settings["shuffle"])
         order_digest.update(np.ascontiguousarray(order, dtype="<i8").tobytes())
         preparation_seconds += time.perf_counter() - started
         try:
             with Stopwatch(synchronize) as watch:
-                logs = engine.fit_epoch(model, x_epoch, y_epoch, settings["batch_size"])
+                logs = engine.fit_epoch(model, x_epoch, y_epoch, cell.batch_size)
         except FloatingPointError as caught:  # scratch_cnn.DivergenceError
             epoch_seconds.append(watch.seconds)  # the stopwatch stops on the way out too
             status, error = "diverged", f"{type(caught).__name__}: {caught}"
@@ -514,9 +478,11 @@ def train_one(
             curves["val_accuracy"].append(val_accuracy)
         curves["elapsed_seconds"].append(float(sum(epoch_seconds)))
         if progress is not None:
+            progress.set_postfix(
+                loss=f"{logs['loss']:.4f}", acc=f"{logs.get('accuracy', 0):.3f}", refresh=False
+            )
             progress.update(1)
-            progress.set_postfix(loss=f"{logs['loss']:.4f}", acc=f"{logs.get('accuracy', 0):.3f}")
-        if budget is not None and sum(epoch_seconds) >= budget and epoch + 1 < settings["epochs"]:
+        if budget is not None and sum(epoch_seconds) >= budget and epoch + 1 < cell.epochs:
             stopped_early = "time_budget"
             break
 
@@ -560,7 +526,7 @@ def train_one(
     }
     result["curves"] = curves
     result["training"] = {
-        "epochs_planned": settings["epochs"],
+        "epochs_planned": cell.epochs,
         "epochs_completed": len(curves["epoch"]),
         "stopped_early": stopped_early,
         "initial_weights_sha256": start_digest,
@@ -733,7 +699,7 @@ class MatrixRunner:
         fingerprint: str,
     ) -> None:
         bar = tqdm(
-            total=cell.settings["epochs"],
+            total=cell.epochs,
             desc=f"{cell.dataset}/{cell.architecture} {name} seed {seed}",
             unit="epoch",
             leave=False,

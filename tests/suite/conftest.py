@@ -28,6 +28,28 @@ def fake_shape_check(architecture: str, input_shape, num_classes) -> str | None:
     return None
 
 
+FAKE_DEFAULTS = {
+    "optimizer": "sgd",
+    "learning_rate": 0.01,
+    "batch_size": 32,
+    "epochs": 5,
+    "initializer": "glorot_uniform",
+    "l2": 0.0,
+    "dropout": 0.0,
+    "momentum": 0.0,
+    "nesterov": False,
+    "beta_1": 0.9,
+    "beta_2": 0.999,
+    "epsilon": 1e-7,
+}
+
+
+def fake_resolver(architecture: str, overrides: dict) -> dict:
+    if overrides.get("optimizer") == "rmsprop":
+        raise ValueError("optimizer is 'rmsprop', expected one of ('sgd', 'adam')")
+    return {**FAKE_DEFAULTS, **overrides}
+
+
 @pytest.fixture
 def validator_hooks() -> dict:
     """Keyword arguments of ``load_matrix`` that replace data sets and catalog with fakes."""
@@ -35,4 +57,5 @@ def validator_hooks() -> dict:
         "dataset_lookup": fake_dataset_lookup,
         "architecture_names": list(FAKE_ARCHITECTURES),
         "shape_check": fake_shape_check,
+        "hyperparameter_resolver": fake_resolver,
     }

@@ -55,7 +55,12 @@ def test_good_matrix_expands_cells_with_resolved_settings(tmp_path, validator_ho
     dense, conv, big = loaded.cells
     assert dense.settings["optimizer"] == "sgd" and dense.settings["learning_rate"] == 0.1
     assert conv.settings["optimizer"] == "adam" and conv.settings["learning_rate"] == 0.001
-    assert dense.settings["epochs"] == 3 and dense.settings["batch_size"] == 32
+    assert dense.settings["epochs"] == 3 and dense.settings["batch_size"] is None
+    # unset hyperparameters come from the architecture's own set-up (the resolver)
+    assert dense.hyperparameters["batch_size"] == 32 and dense.batch_size == 32
+    assert dense.epochs == 3 and dense.hyperparameters["initializer"] == "glorot_uniform"
+    assert dense.overrides() == {"optimizer": "sgd", "learning_rate": 0.1, "epochs": 3}
+    assert dense.configuration()["hyperparameters"] == dense.hyperparameters
     assert big.seeds == [7] and big.engines == ["keras"]
     assert big.settings["validation_size"] == 5000
     assert loaded.run_count() == 2 * 2 + 2 * 2 + 1
@@ -180,12 +185,24 @@ def test_shipped_matrices_parse_with_known_settings(name, validator_hooks):
 def test_shipped_matrices_validate_against_catalog_and_datasets(name):
     from pathlib import Path
 
-    catalog = pytest.importorskip("suite.catalog")
-    datasets = pytest.importorskip("datasets")
-    if not hasattr(catalog, "build") or not (
-        hasattr(datasets, "info") or hasattr(datasets, "DATASET_INFO")
-    ):
-        pytest.skip("suite.catalog or datasets has not landed yet")
+    pytest.importorskip("suite.catalog")
     path = Path(__file__).resolve().parents[2] / "matrices" / name
     loaded = matrix.load_matrix(path)
     assert loaded.cells
+    for cell in loaded.cells:
+        assert set(matrix.HYPERPARAMETER_KEYS) <= set(cell.hyperparameters)
+
+
+def test_real_catalog_rejects_architectures_that_do_not_fit(tmp_path):
+    pytest.importorskip("suite.catalog")
+    text = """
+    [[experiment]]
+    datasets = ["digits8x8"]
+    architectures = ["numpy_cnn", "cnn1_3"]
+    learning_rate = -1.0
+    """
+    with pytest.raises(matrix.MatrixError) as caught:
+        matrix.load_matrix(write(tmp_path, text))
+    messages = [problem.message for problem in caught.value.problems]
+    assert any("numpy_cnn does not fit digits8x8" in message for message in messages)
+    assert any("learning_rate is -1.0" in message for message in messages)

@@ -41,8 +41,14 @@ def tiny_lookup(name):
     return matrix.DatasetShape(*shapes[name])
 
 
+def resolve(architecture, overrides):
+    return {"optimizer": "sgd", "learning_rate": 0.1, "batch_size": 64, "epochs": 2, **overrides}
+
+
 def load(text: str) -> matrix.Matrix:
-    return matrix.parse_matrix(text, "test.toml", tiny_lookup, ["tiny_dense"], lambda *a: None)
+    return matrix.parse_matrix(
+        text, "test.toml", tiny_lookup, ["tiny_dense"], lambda *a: None, resolve
+    )
 
 
 class TinyEngine(runner.ScratchEngine):
@@ -78,7 +84,7 @@ class TinyEngine(runner.ScratchEngine):
             seed=seed,
         )
         model.compile(
-            sc.optimizers.SGD(cell.settings["learning_rate"]),
+            sc.optimizers.SGD(cell.hyperparameters["learning_rate"]),
             "categorical_crossentropy",
             ["accuracy"],
         )
