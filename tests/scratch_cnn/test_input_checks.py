@@ -20,7 +20,9 @@ def model() -> sc.Sequential:
 
 
 def test_missing_channel_axis_is_explained(model):
-    with pytest.raises(InputValidationError, match=r"\(6, 6\) but the model expects \(6, 6, 1\).*x\[\.\.\., None\]"):
+    with pytest.raises(
+        InputValidationError, match=r"\(6, 6\) but the model expects \(6, 6, 1\).*x\[\.\.\., None\]"
+    ):
         model.fit(np.zeros((4, 6, 6), "float32"), np.zeros(4, int), verbose=0)
 
 
@@ -62,7 +64,9 @@ def test_divergence_stops_fit_at_the_first_non_finite_loss():
     model = sc.Sequential([sc.Input((4,)), sc.Dense(3, activation="linear")], seed=0)
     model.compile(sc.optimizers.SGD(learning_rate=1e6), "mse")
     x = np.full((64, 4), 100.0, "float32")
-    with pytest.raises(DivergenceError, match=r"the loss became (nan|inf) at epoch 1, batch \d+") as info:
+    with pytest.raises(
+        DivergenceError, match=r"the loss became (nan|inf) at epoch 1, batch \d+"
+    ) as info:
         model.fit(x, np.zeros(64, int), batch_size=8, epochs=3, verbose=0)
     assert info.value.epoch == 1
 

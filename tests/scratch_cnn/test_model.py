@@ -23,7 +23,8 @@ def small_cnn(seed: int = 0, dtype: str = "float32") -> sc.Sequential:
             sc.Dense(16, activation="relu", kernel_regularizer=sc.regularizers.L2(1e-4)),
             sc.Dense(10, activation="softmax"),
         ],
-        seed=seed, dtype=dtype,
+        seed=seed,
+        dtype=dtype,
     )
 
 
@@ -39,7 +40,12 @@ def test_weights_are_in_keras_order_and_layout():
     shapes = [w.shape for w in model.get_weights()]
     assert shapes == [(3, 3, 1, 4), (4,), (64, 16), (16,), (16, 10), (10,)]
     assert [layer.name for layer in model.layers] == [
-        "conv2d", "max_pooling2d", "flatten", "dropout", "dense", "dense_1",
+        "conv2d",
+        "max_pooling2d",
+        "flatten",
+        "dropout",
+        "dense",
+        "dense_1",
     ]
 
 
@@ -75,8 +81,9 @@ def test_same_seed_same_model_and_training(digits):
     for _ in range(2):
         model = small_cnn(seed=3)
         model.compile("adam", "categorical_crossentropy", ["accuracy"])
-        histories.append((model.fit(x_train[:256], y_train[:256], epochs=2, verbose=0),
-                          model.get_weights()))
+        histories.append(
+            (model.fit(x_train[:256], y_train[:256], epochs=2, verbose=0), model.get_weights())
+        )
     assert histories[0][0].history == histories[1][0].history
     for a, b in zip(histories[0][1], histories[1][1], strict=True):
         np.testing.assert_array_equal(a, b)
@@ -85,16 +92,20 @@ def test_same_seed_same_model_and_training(digits):
 def test_mlp_learns_digits(digits):
     x_train, x_test, y_train, y_test = digits
     model = sc.Sequential(
-        [sc.Input((8, 8, 1)), sc.Flatten(),
-         sc.Dense(128, "relu", kernel_initializer="he_normal"),
-         sc.Dense(128, "relu", kernel_initializer="he_normal"),
-         sc.Dense(64, "relu", kernel_initializer="he_normal"),
-         sc.Dense(10, "softmax")],
+        [
+            sc.Input((8, 8, 1)),
+            sc.Flatten(),
+            sc.Dense(128, "relu", kernel_initializer="he_normal"),
+            sc.Dense(128, "relu", kernel_initializer="he_normal"),
+            sc.Dense(64, "relu", kernel_initializer="he_normal"),
+            sc.Dense(10, "softmax"),
+        ],
         seed=0,
     )
     model.compile(sc.optimizers.Adam(1e-3), "categorical_crossentropy", ["accuracy"])
-    history = model.fit(x_train, y_train, batch_size=32, epochs=20, verbose=0,
-                        validation_data=(x_test, y_test))
+    history = model.fit(
+        x_train, y_train, batch_size=32, epochs=20, verbose=0, validation_data=(x_test, y_test)
+    )
     assert history.history["loss"][-1] < history.history["loss"][0] / 5
     loss, accuracy = model.evaluate(x_test, y_test)
     assert accuracy >= 0.97
@@ -123,8 +134,12 @@ def test_preprocess_lets_uint8_images_in_without_a_float_copy(digits):
 def test_predict_is_independent_of_the_batch_size(digits):
     _, x_test, _, _ = digits
     model = small_cnn()
-    np.testing.assert_allclose(model.predict(x_test, batch_size=7), model.predict(x_test, batch_size=500),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        model.predict(x_test, batch_size=7),
+        model.predict(x_test, batch_size=500),
+        rtol=1e-5,
+        atol=1e-6,
+    )
 
 
 def test_config_round_trip_rebuilds_the_same_model(rng):
@@ -152,8 +167,11 @@ def test_from_config_rejects_unsupported_options():
 
 def test_save_and_load_round_trip(tmp_path, rng):
     model = small_cnn(seed=4)
-    model.compile(sc.optimizers.SGD(0.05, momentum=0.9, nesterov=True), "categorical_crossentropy",
-                  ["accuracy"])
+    model.compile(
+        sc.optimizers.SGD(0.05, momentum=0.9, nesterov=True),
+        "categorical_crossentropy",
+        ["accuracy"],
+    )
     path = tmp_path / "model.scnn"
     model.save(path)
     loaded = sc.load_model(path)

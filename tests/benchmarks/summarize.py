@@ -1,0 +1,60 @@
+"""Turn a pytest-benchmark JSON file of ``test_ops.py`` into the Markdown table of
+``docs/performance.md``: median time per op, GFLOP/s, and the ratio scratch/TensorFlow.
+
+Usage: ``python tests/benchmarks/summarize.py .benchmarks/ops.json``
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+
+
+def summarize(path: str) -> str:
+    """Return the Markdown table for one benchmark JSON file."""
+    with open(path) as handle:
+        data = json.load(handle)
+    groups: dict[str, dict[str, dict]] = defaultdict(dict)
+    for bench in data["benchmarks"]:
+        engine = (
+            "scratch"
+            if "scratch" in bench["name"]
+            else ("tensorflow" if "tensorflow" in bench["name"] else "numpy")
+        )
+        groups[bench["group"]][engine if engine != "numpy" else bench["name"]] = bench
+    lines = [
+        "| op (batch 128, float32, fwd+bwd) | scratch ms | TF ms | scratch GFLOP/s | "
+        "TF GFLOP/s | scratch / TF |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for group in sorted(groups):
+        entries = groups[group]
+        if "scratch" not in entries or "tensorflow" not in entries:
+            continue
+        ours, theirs = entries["scratch"], entries["tensorflow"]
+        t_ours, t_theirs = ours["stats"]["median"] * 1e3, theirs["stats"]["median"] * 1e3
+        g_ours = ours["extra_info"].get("gflops_per_s")
+        g_theirs = theirs["extra_info"].get("gflops_per_s")
+        fmt = lambda g: f"{g:.1f}" if g else "-"  # noqa: E731
+        lines.append(
+            f"| {group} | {t_ours:.2f} | {t_theirs:.2f} | {fmt(g_ours)} | "
+            f"{fmt(g_theirs)} | {t_ours / t_theirs:.2f} |"
+        )
+    for name, bench in sorted(groups.get("numpy float32 GEMM", {}).items()):
+        lines.append(
+            f"| {name} (reference) | {bench['stats']['median'] * 1e3:.2f} | | "
+            f"{bench['extra_info']['gflops_per_s']:.1f} | | |"
+        )
+    machine = data.get("machine_info", {})
+    lines.append("")
+    lines.append(
+        f"Machine: {machine.get('cpu', {}).get('brand_raw', '?')}, "
+        f"{machine.get('cpu', {}).get('count', '?')} cores; "
+        f"Python {machine.get('python_version', '?')}; {data.get('datetime', '')}"
+    )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(summarize(sys.argv[1]))

@@ -1,0 +1,209 @@
+"""Op benchmarks: scratch_cnn vs TensorFlow, forward + backward, batch 128, float32.
+
+Each benchmark group holds the same op in both engines (and, for reference, NumPy's
+float32 GEMM rate measured in the same run). Run with::
+
+    pytest tests/benchmarks --benchmark-only --benchmark-json=.benchmarks/ops.json
+
+``extra_info`` records the op's FLOPs and the achieved GFLOP/s; ``docs/performance.md``
+turns the JSON into the table (``python -m tests.benchmarks.summarize`` style script:
+``python tests/benchmarks/summarize.py .benchmarks/ops.json``).
+
+Conv shapes are the conv layers of ``lenet5`` and ``vgg12_32`` on 32x32x3 inputs (SVHN /
+CIFAR-10, where the seed documents ran them).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scratch_cnn.functional.activations import relu_backward, relu_forward
+from scratch_cnn.functional.convolution import conv2d_backward, conv2d_forward
+from scratch_cnn.functional.pooling import max_pool2d_backward, max_pool2d_forward
+
+BATCH = 128
+ROUNDS = 10
+
+# name: (input H, W, C), kernel, filters. A model's first layer never needs dL/dx, so the
+# "conv1" benchmarks compute only the weight gradients, in both engines (as in training).
+CONV_LAYERS = {
+    "lenet5_conv1": ((32, 32, 3), 5, 32),
+    "lenet5_conv2": ((16, 16, 32), 5, 64),
+    "vgg12_32_conv1": ((32, 32, 3), 3, 32),
+    "vgg12_32_conv2": ((16, 16, 32), 3, 32),
+    "vgg12_32_conv3": ((8, 8, 32), 3, 64),
+    "vgg12_32_conv4": ((4, 4, 64), 3, 64),
+    "vgg12_32_conv5": ((2, 2, 64), 3, 128),
+    "vgg12_32_conv6": ((1, 1, 128), 3, 128),
+}
+DENSE_LAYERS = {
+    "dense_784x128": (784, 128),
+    "dense_3136x1024": (3136, 1024),
+    "dense_4096x1024": (4096, 1024),
+}
+POOL_LAYERS = {"maxpool_32x32x32": (32, 32, 32), "maxpool_16x16x64": (16, 16, 64)}
+
+
+def is_first_layer(layer):
+    return layer.endswith("conv1")
+
+
+def conv_flops(layer):
+    (h, w, c), kernel, filters = CONV_LAYERS[layer]
+    forward = 2 * BATCH * h * w * kernel * kernel * c * filters  # 'same' padding, stride 1
+    # forward + grad kernel (+ grad input unless first layer)
+    return forward * (2 if is_first_layer(layer) else 3)
+
+
+def record(benchmark, flops):
+    benchmark.extra_info["flops"] = flops
+    benchmark.extra_info["gflops_per_s"] = flops / benchmark.stats.stats.median / 1e9
+
+
+@pytest.fixture(scope="module")
+def tf():
+    tensorflow = pytest.importorskip("tensorflow")
+    return tensorflow
+
+
+# -- convolution ---------------------------------------------------------------------------
+@pytest.mark.parametrize("layer", sorted(CONV_LAYERS))
+def test_conv_scratch(benchmark, layer):
+    shape, kernel, filters = CONV_LAYERS[layer]
+    benchmark.group = f"conv {layer}"
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((BATCH, *shape), dtype=np.float32)
+    w = rng.standard_normal((kernel, kernel, shape[2], filters), dtype=np.float32) * 0.1
+    b = np.zeros(filters, np.float32)
+    dy = rng.standard_normal((BATCH, shape[0], shape[1], filters), dtype=np.float32)
+
+    def step():
+        z, cache = conv2d_forward(x, w, b, (1, 1), "same")
+        y = relu_forward(z)
+        dz = relu_backward(dy, z, y)
+        return conv2d_backward(dz, cache, w, need_input_grad=not is_first_layer(layer))
+
+    benchmark.pedantic(step, rounds=ROUNDS, warmup_rounds=2)
+    record(benchmark, conv_flops(layer))
+
+
+@pytest.mark.parametrize("layer", sorted(CONV_LAYERS))
+def test_conv_tensorflow(benchmark, tf, layer):
+    shape, kernel, filters = CONV_LAYERS[layer]
+    benchmark.group = f"conv {layer}"
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.standard_normal((BATCH, *shape), dtype=np.float32))
+    w = tf.Variable(
+        rng.standard_normal((kernel, kernel, shape[2], filters), dtype=np.float32) * 0.1
+    )
+    b = tf.Variable(np.zeros(filters, np.float32))
+    dy = tf.constant(rng.standard_normal((BATCH, shape[0], shape[1], filters), dtype=np.float32))
+
+    sources = [w, b] if is_first_layer(layer) else [x, w, b]
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(x, w, 1, "SAME"), b))
+        return tape.gradient(y, sources, output_gradients=dy)
+
+    benchmark.pedantic(lambda: [g.numpy() for g in step()], rounds=ROUNDS, warmup_rounds=2)
+    record(benchmark, conv_flops(layer))
+
+
+# -- dense ---------------------------------------------------------------------------------
+def dense_flops(n_in, n_out):
+    return 3 * 2 * BATCH * n_in * n_out
+
+
+@pytest.mark.parametrize("layer", sorted(DENSE_LAYERS))
+def test_dense_scratch(benchmark, layer):
+    n_in, n_out = DENSE_LAYERS[layer]
+    benchmark.group = f"dense {layer}"
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((BATCH, n_in), dtype=np.float32)
+    w = rng.standard_normal((n_in, n_out), dtype=np.float32) * 0.05
+    b = np.zeros(n_out, np.float32)
+    dy = rng.standard_normal((BATCH, n_out), dtype=np.float32)
+    ones = np.ones(BATCH, np.float32)
+
+    def step():
+        z = x @ w
+        z += b
+        y = relu_forward(z)
+        dz = relu_backward(dy, z, y)
+        return x.T @ dz, ones @ dz, dz @ w.T
+
+    benchmark.pedantic(step, rounds=ROUNDS * 5, warmup_rounds=2)
+    record(benchmark, dense_flops(n_in, n_out))
+
+
+@pytest.mark.parametrize("layer", sorted(DENSE_LAYERS))
+def test_dense_tensorflow(benchmark, tf, layer):
+    n_in, n_out = DENSE_LAYERS[layer]
+    benchmark.group = f"dense {layer}"
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.standard_normal((BATCH, n_in), dtype=np.float32))
+    w = tf.Variable(rng.standard_normal((n_in, n_out), dtype=np.float32) * 0.05)
+    b = tf.Variable(np.zeros(n_out, np.float32))
+    dy = tf.constant(rng.standard_normal((BATCH, n_out), dtype=np.float32))
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = tf.nn.relu(tf.nn.bias_add(tf.matmul(x, w), b))
+        return tape.gradient(y, [x, w, b], output_gradients=dy)
+
+    benchmark.pedantic(lambda: [g.numpy() for g in step()], rounds=ROUNDS * 5, warmup_rounds=2)
+    record(benchmark, dense_flops(n_in, n_out))
+
+
+# -- max pooling ---------------------------------------------------------------------------
+@pytest.mark.parametrize("layer", sorted(POOL_LAYERS))
+def test_maxpool_scratch(benchmark, layer):
+    shape = POOL_LAYERS[layer]
+    benchmark.group = f"maxpool {layer}"
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((BATCH, *shape), dtype=np.float32)
+    dy = rng.standard_normal((BATCH, shape[0] // 2, shape[1] // 2, shape[2]), dtype=np.float32)
+
+    def step():
+        _, cache = max_pool2d_forward(x, (2, 2), (2, 2), "valid")
+        return max_pool2d_backward(dy, cache)
+
+    benchmark.pedantic(step, rounds=ROUNDS * 2, warmup_rounds=2)
+
+
+@pytest.mark.parametrize("layer", sorted(POOL_LAYERS))
+def test_maxpool_tensorflow(benchmark, tf, layer):
+    shape = POOL_LAYERS[layer]
+    benchmark.group = f"maxpool {layer}"
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.standard_normal((BATCH, *shape), dtype=np.float32))
+    dy = tf.constant(
+        rng.standard_normal((BATCH, shape[0] // 2, shape[1] // 2, shape[2]), dtype=np.float32)
+    )
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = tf.nn.max_pool2d(x, 2, 2, "VALID")
+        return tape.gradient(y, x, output_gradients=dy)
+
+    benchmark.pedantic(lambda: step().numpy(), rounds=ROUNDS * 2, warmup_rounds=2)
+
+
+# -- reference: NumPy's float32 GEMM rate in the same run ----------------------------------
+@pytest.mark.parametrize("size", [(25088, 800, 64), (4096, 1024, 1024)])
+def test_numpy_gemm_rate(benchmark, size):
+    m, k, n = size
+    benchmark.group = "numpy float32 GEMM"
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((m, k), dtype=np.float32)
+    b = rng.standard_normal((k, n), dtype=np.float32)
+    benchmark.pedantic(lambda: a @ b, rounds=ROUNDS, warmup_rounds=2)
+    record(benchmark, 2 * m * k * n)
