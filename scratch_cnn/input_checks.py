@@ -64,7 +64,7 @@ def check_features(
         raise InputValidationError(f"{name} is empty (shape {tuple(x.shape)}).")
     if input_shape is not None and tuple(x.shape[1:]) != tuple(input_shape):
         hint = ""
-        if tuple(x.shape[1:]) + (1,) == tuple(input_shape):
+        if (*x.shape[1:], 1) == tuple(input_shape):
             hint = " Add the channel axis with x[..., None]."
         elif (
             len(input_shape) == 3
@@ -136,8 +136,8 @@ def prepare_targets(y: Any, num_samples: int, num_classes: int, name: str = "y")
         if y.dtype.kind == "f":
             if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
                 raise InputValidationError(
-                    f"{name} holds non-integer labels; give integer class labels 0..{num_classes - 1} "
-                    "or one-hot rows."
+                    f"{name} holds non-integer labels; give integer class labels "
+                    f"0..{num_classes - 1} or one-hot rows."
                 )
             y = y.astype(np.int64)
         if y.dtype.kind not in "iu":

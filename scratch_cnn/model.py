@@ -384,7 +384,7 @@ class Sequential:
             max(len(h), *(len(r[i]) for r in rows))
             for i, h in enumerate(("Layer (type)", "Output Shape", "Param #"))
         ]
-        line = "  ".join("{:<%d}" % w for w in widths)
+        line = "  ".join(f"{{:<{w}}}" for w in widths)
         rule = "-" * (sum(widths) + 4)
         print_fn(f'Model: "{self.name}" ({self.dtype}, {self.device.name})')
         print_fn(rule)

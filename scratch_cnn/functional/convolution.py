@@ -116,7 +116,7 @@ def conv2d_forward(
     Returns
     -------
     y : array (N, OH, OW, F)
-        ``y[n, a, b, f] = sum_{i,j,c} x_pad[n, a*sh + i, b*sw + j, c] kernel[i, j, c, f] + bias[f]``.
+        ``y[n, a, b, f] = sum_{i,j,c} x_pad[n, a*sh+i, b*sw+j, c] kernel[i, j, c, f] + bias[f]``.
     cache : ConvCache
     """
     xp = get_array_module(x)

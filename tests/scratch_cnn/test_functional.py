@@ -27,7 +27,7 @@ def geometry(h, w, kh, kw, sh, sw, padding):
 
 def conv2d(x, kernel, bias, strides, padding):
     """Direct cross-correlation, one output pixel at a time."""
-    n, h, w, c = x.shape
+    n, h, w, _ = x.shape
     kh, kw, _, f = kernel.shape
     oh, ow, top, bottom, left, right = geometry(h, w, kh, kw, *strides, padding)
     xp = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))

@@ -107,14 +107,14 @@ def test_mlp_learns_digits(digits):
         x_train, y_train, batch_size=32, epochs=20, verbose=0, validation_data=(x_test, y_test)
     )
     assert history.history["loss"][-1] < history.history["loss"][0] / 5
-    loss, accuracy = model.evaluate(x_test, y_test)
+    _, accuracy = model.evaluate(x_test, y_test)
     assert accuracy >= 0.97
     assert history.history["val_accuracy"][-1] == pytest.approx(accuracy)
     assert len(history.epoch_times) == 20 and min(history.epoch_times) > 0
 
 
 def test_preprocess_lets_uint8_images_in_without_a_float_copy(digits):
-    x_train, x_test, y_train, y_test = digits
+    x_train, x_test, y_train, _ = digits
     raw = np.round(x_train * 16).astype(np.uint8)
     model = small_cnn(seed=1)
     model.compile("adam", "categorical_crossentropy", ["accuracy"])
