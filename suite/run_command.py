@@ -100,6 +100,11 @@ def run(args: argparse.Namespace) -> int:
     int
         0, 1, 2 or 130 (see the module docstring).
     """
+    import os
+
+    # TensorFlow's C++ start-up chatter (CPU features, absent CUDA drivers) would bury the
+    # progress bars; its Python errors still surface. An explicit setting wins.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from suite.runner import MatrixRunner, RunOptions
 
     if args.threads is not None and args.threads < 1:
