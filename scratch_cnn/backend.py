@@ -96,6 +96,8 @@ class Device:
 
     name: str
     xp: ModuleType = field(init=False, repr=False)
+    #: Peak bytes held in the device's memory pool since the last reset (GPU only).
+    peak_memory_bytes: int | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         if self.name == "cpu":
@@ -128,7 +130,7 @@ class Device:
             )
 
     def asarray(self, array: Any, dtype: str | None = None) -> Any:
-        """Move ``array`` (usually NumPy) to this device, optionally casting it.
+        """Move ``array`` to this device (a no-op if it is there), optionally casting it.
 
         Parameters
         ----------
@@ -143,14 +145,31 @@ class Device:
             An array of this device's namespace.
         """
         if self.name == "cpu":
+            if not isinstance(array, np.ndarray) and hasattr(array, "__array_namespace__"):
+                array = to_numpy(array)
             return np.asarray(array, dtype=dtype)
-        if self.name == "array_api_strict" and not isinstance(array, np.ndarray):
-            if get_array_module(array) is self.xp:
-                return array if dtype is None else self.xp.astype(array, self.dtype(dtype))
-        host = np.asarray(to_numpy(array) if not isinstance(array, np.ndarray) else array)
+        if get_array_module(array) is self.xp:
+            if dtype is None or str(array.dtype).split(".")[-1] == dtype:
+                return array
+            return self.xp.astype(array, self.dtype(dtype))
+        host = np.asarray(array)
         if dtype is not None:
             host = host.astype(dtype, copy=False)
         return self.xp.asarray(host)
+
+    def update_peak_memory(self) -> None:
+        """Record the device memory in use if it is a new peak (GPU only; cheap).
+
+        CuPy's memory pool has no peak counter of its own, so the training loops call this
+        after every step and :attr:`peak_memory_bytes` keeps the maximum.
+        """
+        if self.name == "gpu":
+            used = int(self.xp.get_default_memory_pool().used_bytes())
+            self.peak_memory_bytes = max(self.peak_memory_bytes or 0, used)
+
+    def reset_peak_memory(self) -> None:
+        """Start a new peak-memory measurement."""
+        self.peak_memory_bytes = None
 
     def dtype(self, name: str) -> Any:
         """Return this namespace's dtype object for ``"float32"`` or ``"float64"``."""

@@ -67,13 +67,38 @@ def count_correct(output: Array, y_true: Array) -> Array:
 
 
 def to_device_batch(model: Sequential, x: Any, preprocess: Callable | None) -> Array:
-    """Preprocess a host batch, check it, and move it to the model's device and dtype."""
+    """Preprocess a batch, check it, and move it to the model's device and dtype.
+
+    ``x`` is a host batch on the CPU and already a device batch on other devices (see
+    :func:`stage`); ``preprocess`` receives it as it is, so it must use the array's own
+    namespace (as the scalers of :mod:`datasets` do) to run on a GPU.
+    """
     if preprocess is not None:
         x = preprocess(x)
         check_features(x, model.input_shape, name="preprocess(x)")
     batch = model.device.asarray(x, dtype=model.dtype)
     check_finite(batch)
     return batch
+
+
+def stage(model: Sequential, array: Any) -> Any:
+    """Put a whole data array where batches are sliced from.
+
+    On the CPU the data stay as they are (NumPy, any dtype: no float copy). On a GPU they
+    are copied to the device once per call, in their own dtype (uint8 images stay uint8),
+    so every batch is sliced on the device instead of crossing the bus.
+    """
+    if model.device.name == "cpu":
+        return array
+    return model.device.asarray(array)
+
+
+def take_batch(data: Any, index: Any) -> Any:
+    """Rows ``index`` (a slice or an index array) of host or device data."""
+    if isinstance(index, slice) or isinstance(data, np.ndarray):
+        return data[index, ...]
+    xp = get_array_module(data)
+    return xp.take(data, xp.asarray(index), axis=0)
 
 
 def _batches(num_samples: int, batch_size: int, order: np.ndarray | None) -> list[Any]:
@@ -143,7 +168,8 @@ def fit(
     x = check_features(x, model.input_shape, allow_integer=preprocess is not None)
     model._ensure_built(x)
     num_samples = x.shape[0]
-    targets = prepare_targets(y, num_samples, model.num_classes).astype(model.dtype)
+    targets = stage(model, prepare_targets(y, num_samples, model.num_classes).astype(model.dtype))
+    x = stage(model, x)
     rng = np.random.default_rng(seed) if seed is not None else model.rng
     history = History(params={"batch_size": batch_size, "epochs": epochs, "samples": num_samples})
     for epoch in range(epochs):
@@ -159,12 +185,13 @@ def fit(
         loss_sum, correct, seen = 0.0, 0, 0
         started = time.perf_counter()
         for batch_number, index in enumerate(progress):
-            xb = model._device_batch(x[index], preprocess)
-            yb = model.device.asarray(targets[index])
+            xb = model._device_batch(take_batch(x, index), preprocess)
+            yb = take_batch(targets, index)
             # Overflow while diverging is reported once, as a DivergenceError, not as a
             # stream of NumPy warnings.
             with np.errstate(over="ignore", invalid="ignore"):
                 loss, hits = model.train_step(xb, yb)
+            model.device.update_peak_memory()
             loss_value = float(loss)  # one sync per step: needed to stop at the first NaN
             if not np.isfinite(loss_value):
                 progress.close()
@@ -223,10 +250,11 @@ def predict(
     x = check_features(x, model.input_shape, allow_integer=preprocess is not None)
     model._ensure_built(x)
     result = np.empty((x.shape[0], *model.output_shape), dtype=model.dtype)
+    data = stage(model, x)
     for index in tqdm(
         _batches(x.shape[0], batch_size, None), disable=verbose != 1, desc="predict", unit="batch"
     ):
-        output = model.forward(model._device_batch(x[index], preprocess), training=False)
+        output = model.forward(model._device_batch(take_batch(data, index), preprocess))
         result[index] = to_numpy(output)
     return result
 
@@ -251,13 +279,14 @@ def evaluate(
     batch_size = _check_batch_size(batch_size)
     x = check_features(x, model.input_shape, allow_integer=preprocess is not None)
     model._ensure_built(x)
-    targets = prepare_targets(y, x.shape[0], model.num_classes).astype(model.dtype)
+    targets = stage(model, prepare_targets(y, x.shape[0], model.num_classes).astype(model.dtype))
+    data = stage(model, x)
     loss_sum, correct = 0.0, 0
     for index in tqdm(
         _batches(x.shape[0], batch_size, None), disable=verbose != 1, desc="evaluate", unit="batch"
     ):
-        output = model.forward(model._device_batch(x[index], preprocess), training=False)
-        yb = model.device.asarray(targets[index])
+        output = model.forward(model._device_batch(take_batch(data, index), preprocess))
+        yb = take_batch(targets, index)
         loss, _ = model.loss(yb, output)
         loss_sum += float(loss) * int(yb.shape[0])
         correct += int(count_correct(output, yb))

@@ -52,3 +52,27 @@ def test_gradient_check_on_the_strict_namespace(rng):
         build("array_api_strict"), rng.normal(size=(3, 9, 9, 2)), rng.integers(0, 3, 3)
     )
     assert result.max_error < 1e-7, f"\n{result}"
+
+
+def test_uint8_data_is_staged_once_and_scaled_per_batch_on_the_device(rng):
+    """Off the CPU, data go to the device once in their own dtype; batches are sliced and
+    scaled there by a namespace-agnostic preprocess (what the GPU path does with CuPy)."""
+    images = rng.integers(0, 256, size=(10, 9, 9, 2), dtype=np.uint8)
+    labels = rng.integers(0, 3, 10)
+    seen = []
+
+    def scale(batch):
+        xp = sc.get_array_module(batch)
+        seen.append(xp.__name__)
+        return xp.astype(batch, xp.float64) / 255.0
+
+    results = {}
+    for device in ("cpu", "array_api_strict"):
+        model = build(device)
+        model.layers[6].rate = 0.0
+        model.compile("adam", "categorical_crossentropy")
+        history = model.fit(images, labels, batch_size=4, epochs=2, verbose=0, preprocess=scale)
+        results[device] = (history.history["loss"], model.predict(images, preprocess=scale))
+    assert "array_api_strict" in seen and "numpy" in seen
+    np.testing.assert_allclose(results["cpu"][0], results["array_api_strict"][0], rtol=1e-12)
+    np.testing.assert_allclose(results["cpu"][1], results["array_api_strict"][1], rtol=1e-12)
