@@ -10,6 +10,7 @@ a whole data set is ever kept.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -128,12 +129,24 @@ class PixelScaler:
         deviation[deviation == 0.0] = 1.0
         return cls(1.0 / deviation, -mean / deviation)
 
-    def __call__(self, images: np.ndarray, dtype: np.dtype | type = np.float32) -> np.ndarray:
-        """Return ``images`` (uint8, ``(..., C)``) scaled, as a new ``dtype`` array."""
-        scaled = images.astype(dtype)
-        scaled *= self.scale.astype(dtype)
-        scaled += self.offset.astype(dtype)
-        return scaled
+    def __call__(self, images: Any, dtype: np.dtype | type = np.float32) -> Any:
+        """Return ``images`` (uint8, ``(..., C)``) scaled, as a new ``dtype`` array.
+
+        NumPy batches are scaled in place of a fresh float copy; batches of another
+        Array-API library (CuPy on a GPU, ``array_api_strict`` in tests) are scaled with
+        that library's own functions, on their device, so a data set staged on a GPU
+        once is scaled there batch by batch.
+        """
+        if isinstance(images, np.ndarray):
+            scaled = images.astype(dtype)
+            scaled *= self.scale.astype(dtype)
+            scaled += self.offset.astype(dtype)
+            return scaled
+        xp = images.__array_namespace__()
+        target = getattr(xp, np.dtype(dtype).name)
+        scale = xp.asarray(self.scale.astype(dtype), device=images.device)
+        offset = xp.asarray(self.offset.astype(dtype), device=images.device)
+        return xp.astype(images, target) * scale + offset
 
 
 class Batches:

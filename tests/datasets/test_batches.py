@@ -111,3 +111,17 @@ def test_two_consumers_see_identical_batches(digits):
     for (x1, y1), (x2, y2) in zip(keras_side, scratch_side, strict=True):
         np.testing.assert_array_equal(x1, x2)
         np.testing.assert_array_equal(y1, y2)
+
+
+def test_pixel_scaler_scales_array_api_batches_in_their_own_namespace():
+    """A batch staged on another device (here array_api_strict, on a GPU CuPy) is scaled
+    with that library's functions and gives the NumPy result."""
+    import array_api_strict as xp
+
+    from datasets import PixelScaler
+
+    scaler = PixelScaler(np.array([0.5, 0.25]), np.array([-1.0, 2.0]))
+    images = np.arange(24, dtype=np.uint8).reshape(1, 3, 4, 2)
+    scaled = scaler(xp.asarray(images))
+    assert scaled.dtype == xp.float32
+    np.testing.assert_allclose(np.from_dlpack(scaled), scaler(images), rtol=1e-7)
