@@ -1,0 +1,602 @@
+"""The report's tables, computed from the runs table and the records.
+
+Statistics over seeds: accuracy, weighted F1 and weighted area ratio are means with the
+sample standard deviation (``ddof=1``; undefined for one seed); times and throughputs are
+medians (timings here vary up to 2x between runs, so the median is the fair summary);
+peak memory is the largest peak. Only runs with status ``success`` enter a number; every
+other cell x engine x seed is listed in the gaps table with its reason.
+
+Engine comparison (per cell): runs of the two engines with the same seed are paired (same
+split, same initial weights, same batches). The speed ratio is scratch time / Keras time
+of each pair (above 1: scratch is slower), summarised by its median and range; the
+accuracy difference is scratch - Keras of each pair, summarised by its mean and standard
+deviation. The difference is *beyond the seed spread* when its absolute mean exceeds the
+larger of the two engines' seed standard deviations of accuracy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from reports.cells import CellInfo
+from reports.formatting import (
+    GAP,
+    Table,
+    format_count,
+    format_mean_spread,
+    format_minutes_seconds,
+    format_number,
+    format_ratio,
+    format_seconds,
+)
+from reports.loading import LoadedResults
+
+#: the engines a speed ratio compares: numerator / denominator
+RATIO_ENGINES = ("scratch", "keras")
+
+MEBIBYTE = 1024.0 * 1024.0
+
+#: verdicts of the accuracy comparison
+BEYOND_SPREAD = "beyond seed spread"
+WITHIN_SPREAD = "within seed spread"
+NO_SPREAD = "one seed: no spread"
+
+
+def _std(values: pd.Series) -> float:
+    values = values.dropna()
+    return float(values.std(ddof=1)) if len(values) > 1 else math.nan
+
+
+def _median(values: pd.Series) -> float:
+    values = values.dropna()
+    return float(values.median()) if len(values) else math.nan
+
+
+def _mean(values: pd.Series) -> float:
+    values = values.dropna()
+    return float(values.mean()) if len(values) else math.nan
+
+
+def _max(values: pd.Series) -> float:
+    values = values.dropna()
+    return float(values.max()) if len(values) else math.nan
+
+
+def successful_runs(loaded: LoadedResults) -> pd.DataFrame:
+    """The rows of the runs table whose status is ``success``."""
+    runs = loaded.runs
+    return runs[runs["status"] == "success"] if not runs.empty else runs
+
+
+def engine_statistics(loaded: LoadedResults, cells: Sequence[CellInfo]) -> pd.DataFrame:
+    """One row per cell x engine: seed counts and statistics of every figure.
+
+    Parameters
+    ----------
+    loaded : LoadedResults
+        The records read.
+    cells : sequence of CellInfo
+        The cells (see :func:`reports.cells.describe_cells`); every engine a cell expects
+        gets a row, with NaN figures when none of its runs succeeded.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``cell, dataset, architecture, model, device, engine, seeds_expected,
+        seeds_succeeded, accuracy_mean, accuracy_std, accuracy_min, accuracy_max,
+        weighted_f1_mean, weighted_f1_std, weighted_area_ratio_mean,
+        weighted_area_ratio_std, train_seconds_median, seconds_per_epoch_median,
+        first_epoch_seconds_median, train_images_per_second_median,
+        inference_images_per_second_median, peak_memory_mib_max``.
+    """
+    success = successful_runs(loaded)
+    rows = []
+    for info in cells:
+        for engine in info.engines:
+            runs = success[(success["cell"] == info.cell) & (success["engine"] == engine)]
+            rows.append(
+                {
+                    "cell": info.cell,
+                    "dataset": info.dataset,
+                    "architecture": info.architecture,
+                    "model": info.model,
+                    "device": info.device,
+                    "engine": engine,
+                    "seeds_expected": len(info.seeds),
+                    "seeds_succeeded": int(runs["seed"].nunique()),
+                    "accuracy_mean": _mean(runs["accuracy"]),
+                    "accuracy_std": _std(runs["accuracy"]),
+                    "accuracy_min": float(runs["accuracy"].min()) if len(runs) else math.nan,
+                    "accuracy_max": _max(runs["accuracy"]),
+                    "weighted_f1_mean": _mean(runs["weighted_f1"]),
+                    "weighted_f1_std": _std(runs["weighted_f1"]),
+                    "weighted_area_ratio_mean": _mean(runs["weighted_area_ratio"]),
+                    "weighted_area_ratio_std": _std(runs["weighted_area_ratio"]),
+                    "train_seconds_median": _median(runs["train_seconds"]),
+                    "seconds_per_epoch_median": _median(runs["seconds_per_epoch"]),
+                    "first_epoch_seconds_median": _median(runs["first_epoch_seconds"]),
+                    "train_images_per_second_median": _median(runs["train_images_per_second"]),
+                    "inference_images_per_second_median": _median(
+                        runs["inference_images_per_second"]
+                    ),
+                    "peak_memory_mib_max": _max(runs["peak_rss_bytes"]) / MEBIBYTE,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def paired_seeds(loaded: LoadedResults, cells: Sequence[CellInfo]) -> pd.DataFrame:
+    """One row per cell x seed where both compared engines succeeded: the paired figures.
+
+    Parameters
+    ----------
+    loaded : LoadedResults
+        The records read.
+    cells : sequence of CellInfo
+        The cells; those that do not run both engines of :data:`RATIO_ENGINES` are left out.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``cell, dataset, model, seed, train_time_ratio, epoch_time_ratio,
+        first_epoch_ratio, accuracy_difference`` (ratios scratch/Keras, difference scratch -
+        Keras).
+    """
+    numerator, denominator = RATIO_ENGINES
+    success = successful_runs(loaded)
+    frames = []
+    for info in cells:
+        if numerator not in info.engines or denominator not in info.engines:
+            continue
+        runs = success[success["cell"] == info.cell]
+        # the last success per seed and engine (there is one unless files were merged)
+        first, second = (
+            runs[runs["engine"] == engine].drop_duplicates("seed", keep="last").set_index("seed")
+            for engine in RATIO_ENGINES
+        )
+        paired = first.join(second, how="inner", lsuffix="_a", rsuffix="_b")
+        frames.append(
+            pd.DataFrame(
+                {
+                    "cell": info.cell,
+                    "dataset": info.dataset,
+                    "model": info.model,
+                    "seed": paired.index.to_numpy(dtype=int),
+                    "train_time_ratio": paired["train_seconds_a"] / paired["train_seconds_b"],
+                    "epoch_time_ratio": paired["seconds_per_epoch_a"]
+                    / paired["seconds_per_epoch_b"],
+                    "first_epoch_ratio": paired["first_epoch_seconds_a"]
+                    / paired["first_epoch_seconds_b"],
+                    "accuracy_difference": paired["accuracy_a"] - paired["accuracy_b"],
+                }
+            ).reset_index(drop=True)
+        )
+    columns = [
+        "cell", "dataset", "model", "seed", "train_time_ratio", "epoch_time_ratio",
+        "first_epoch_ratio", "accuracy_difference",
+    ]  # fmt: skip
+    frames = [frame for frame in frames if not frame.empty]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(frames, ignore_index=True)[columns]
+
+
+def engine_comparison(
+    statistics: pd.DataFrame, pairs: pd.DataFrame, cells: Sequence[CellInfo]
+) -> pd.DataFrame:
+    """One row per cell: the paired speed ratio and accuracy difference scratch vs Keras.
+
+    Parameters
+    ----------
+    statistics : pandas.DataFrame
+        :func:`engine_statistics` (for the engines' seed spreads).
+    pairs : pandas.DataFrame
+        :func:`paired_seeds`.
+    cells : sequence of CellInfo
+        The cells; those that do not run both engines are left out.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``cell, dataset, architecture, model, device, paired_seeds,
+        train_time_ratio_median, train_time_ratio_min, train_time_ratio_max,
+        epoch_time_ratio_median, first_epoch_ratio_median, accuracy_difference_mean,
+        accuracy_difference_std, seed_spread, verdict, note``. ``verdict`` is one of
+        :data:`BEYOND_SPREAD`, :data:`WITHIN_SPREAD`, :data:`NO_SPREAD` or empty when no
+        seed has both engines; ``note`` says why a comparison is missing.
+    """
+    rows = []
+    for info in cells:
+        if not all(engine in info.engines for engine in RATIO_ENGINES):
+            continue
+        cell_pairs = pairs[pairs["cell"] == info.cell]
+        cell_statistics = statistics[statistics["cell"] == info.cell].set_index("engine")
+        spreads = [
+            cell_statistics.loc[engine, "accuracy_std"]
+            for engine in RATIO_ENGINES
+            if engine in cell_statistics.index
+        ]
+        spreads = [float(value) for value in spreads if not math.isnan(value)]
+        spread = max(spreads) if spreads else math.nan
+        difference = cell_pairs["accuracy_difference"].astype(float)
+        mean_difference = _mean(difference)
+        if difference.dropna().empty:
+            verdict = ""
+        elif math.isnan(spread):
+            verdict = NO_SPREAD
+        else:
+            verdict = BEYOND_SPREAD if abs(mean_difference) > spread else WITHIN_SPREAD
+        note = ""
+        if cell_pairs.empty:
+            missing = [
+                engine
+                for engine in RATIO_ENGINES
+                if engine not in cell_statistics.index
+                or cell_statistics.loc[engine, "seeds_succeeded"] == 0
+            ]
+            note = (
+                f"no successful {' or '.join(missing)} run"
+                if missing
+                else "no seed with successful runs of both engines"
+            )
+        ratio = cell_pairs["train_time_ratio"].astype(float)
+        rows.append(
+            {
+                "cell": info.cell,
+                "dataset": info.dataset,
+                "architecture": info.architecture,
+                "model": info.model,
+                "device": info.device,
+                "paired_seeds": len(cell_pairs),
+                "train_time_ratio_median": _median(ratio),
+                "train_time_ratio_min": float(ratio.min()) if len(ratio) else math.nan,
+                "train_time_ratio_max": _max(ratio),
+                "epoch_time_ratio_median": _median(cell_pairs["epoch_time_ratio"].astype(float)),
+                "first_epoch_ratio_median": _median(cell_pairs["first_epoch_ratio"].astype(float)),
+                "accuracy_difference_mean": mean_difference,
+                "accuracy_difference_std": _std(difference),
+                "seed_spread": spread,
+                "verdict": verdict,
+                "note": note,
+            }
+        )
+    columns = [
+        "cell", "dataset", "architecture", "model", "device", "paired_seeds",
+        "train_time_ratio_median", "train_time_ratio_min", "train_time_ratio_max",
+        "epoch_time_ratio_median", "first_epoch_ratio_median", "accuracy_difference_mean",
+        "accuracy_difference_std", "seed_spread", "verdict", "note",
+    ]  # fmt: skip
+    return pd.DataFrame(rows, columns=columns)
+
+
+def find_gaps(loaded: LoadedResults, cells: Sequence[CellInfo]) -> pd.DataFrame:
+    """Every cell x engine x seed without a successful, complete run, with the reason.
+
+    Parameters
+    ----------
+    loaded : LoadedResults
+        The records read.
+    cells : sequence of CellInfo
+        The cells and what they expect.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``cell, label, engine, seed, status, reason``. ``status`` is the stored
+        status (``failed``, ``diverged``, ``skipped``), ``absent`` when no record exists,
+        or ``success`` for a run a time budget stopped before its last epoch.
+    """
+    rows = []
+    runs = loaded.runs
+    for info in cells:
+        cell_runs = runs[runs["cell"] == info.cell]
+        for engine in info.engines:
+            engine_runs = cell_runs[cell_runs["engine"] == engine]
+            for seed in info.seeds:
+                seed_runs = engine_runs[engine_runs["seed"] == seed]
+                base = {"cell": info.cell, "label": info.label, "engine": engine, "seed": seed}
+                if seed_runs.empty:
+                    reason = (
+                        f"no {engine} record for any seed of this cell"
+                        if engine_runs.empty
+                        else f"no {engine} record for seed {seed}"
+                    )
+                    rows.append(
+                        base
+                        | {
+                            "status": "absent",
+                            "reason": reason + " (not run, interrupted, or still running)",
+                        }
+                    )
+                    continue
+                run = seed_runs.iloc[-1]
+                if run["status"] != "success":
+                    error = run["error"] if isinstance(run["error"], str) else "no error stored"
+                    rows.append(base | {"status": run["status"], "reason": error})
+                elif run["epochs_completed"] < run["epochs_planned"]:
+                    rows.append(
+                        base
+                        | {
+                            "status": "success",
+                            "reason": f"stopped early after {run['epochs_completed']:.0f} of "
+                            f"{run['epochs_planned']:.0f} epochs (time budget)",
+                        }
+                    )
+    return pd.DataFrame(rows, columns=["cell", "label", "engine", "seed", "status", "reason"])
+
+
+# ---------------------------------------------------------------------------------------
+# Tables for the report: raw frame (CSV) and display frame (Markdown, HTML).
+
+
+def _seeds_text(succeeded: int, expected: int) -> str:
+    return f"{succeeded}/{expected}"
+
+
+def engine_table(statistics: pd.DataFrame) -> Table:
+    """Per data set x architecture x engine: every figure of :func:`engine_statistics`."""
+    display = pd.DataFrame(
+        {
+            "Data set": statistics["dataset"],
+            "Architecture": statistics["model"],
+            "Engine": statistics["engine"],
+            "Seeds": [
+                _seeds_text(a, b)
+                for a, b in zip(
+                    statistics["seeds_succeeded"], statistics["seeds_expected"], strict=True
+                )
+            ],
+            "Accuracy (mean ± sd)": [
+                format_mean_spread(m, s)
+                for m, s in zip(
+                    statistics["accuracy_mean"], statistics["accuracy_std"], strict=True
+                )
+            ],
+            "Weighted F1": [format_number(v) for v in statistics["weighted_f1_mean"]],
+            "Weighted AR": [format_number(v) for v in statistics["weighted_area_ratio_mean"]],
+            "Train (s)": [format_seconds(v) for v in statistics["train_seconds_median"]],
+            "s/epoch": [format_seconds(v) for v in statistics["seconds_per_epoch_median"]],
+            "First epoch (s)": [
+                format_seconds(v) for v in statistics["first_epoch_seconds_median"]
+            ],
+            "Inference (img/s)": [
+                format_count(v) for v in statistics["inference_images_per_second_median"]
+            ],
+            "Peak memory (MiB)": [format_count(v) for v in statistics["peak_memory_mib_max"]],
+        }
+    )
+    data = statistics.drop(columns=["cell"]) if not statistics.empty else statistics
+    return Table(
+        name="engines",
+        title="Accuracy, time and memory per data set, architecture and engine",
+        caption="Accuracy: mean ± sample standard deviation over the seeds that succeeded "
+        "(Seeds: succeeded/expected). Weighted F1 and area ratio (AR): means over seeds. "
+        "Times and throughput: medians over seeds; first epoch includes Keras's graph "
+        "tracing. Peak memory: the largest peak resident memory of a run. — : no successful "
+        "run (see the gaps).",
+        data=data,
+        display=display,
+    )
+
+
+def comparison_table(comparison: pd.DataFrame) -> Table:
+    """Per architecture (and data set): speed ratio scratch/Keras and accuracy difference."""
+    ranges = []
+    for low, high in zip(
+        comparison["train_time_ratio_min"], comparison["train_time_ratio_max"], strict=True
+    ):
+        ranges.append(GAP if math.isnan(low) else f"{low:.3g}x to {high:.3g}x")
+    display = pd.DataFrame(
+        {
+            "Data set": comparison["dataset"],
+            "Architecture": comparison["model"],
+            "Paired seeds": comparison["paired_seeds"].astype(str),
+            "Train time scratch/Keras (median)": [
+                format_ratio(v) for v in comparison["train_time_ratio_median"]
+            ],
+            "Range over seeds": ranges,
+            "s/epoch scratch/Keras": [
+                format_ratio(v) for v in comparison["epoch_time_ratio_median"]
+            ],
+            "First epoch scratch/Keras": [
+                format_ratio(v) for v in comparison["first_epoch_ratio_median"]
+            ],
+            "Accuracy scratch - Keras (mean ± sd)": [
+                format_mean_spread(m, s)
+                for m, s in zip(
+                    comparison["accuracy_difference_mean"],
+                    comparison["accuracy_difference_std"],
+                    strict=True,
+                )
+            ],
+            "Seed spread (sd)": [format_number(v) for v in comparison["seed_spread"]],
+            "Verdict": [
+                verdict or note or GAP
+                for verdict, note in zip(comparison["verdict"], comparison["note"], strict=True)
+            ],
+        }
+    )
+    data = comparison.drop(columns=["cell"]) if not comparison.empty else comparison
+    return Table(
+        name="comparison",
+        title="Scratch vs Keras per architecture: speed ratio and accuracy difference",
+        caption="Ratios of the two engines' times on the same seed (above 1x: scratch is "
+        "slower), median and range over the paired seeds. Accuracy difference: scratch - "
+        "Keras on the same seed, mean ± sd over pairs; seed spread: the larger of the two "
+        "engines' standard deviations of accuracy over seeds; beyond seed spread when "
+        "|mean difference| exceeds it.",
+        data=data,
+        display=display,
+    )
+
+
+def gaps_table(gaps: pd.DataFrame) -> Table:
+    """Every missing, failed, diverged, skipped or cut-short run and why."""
+    display = pd.DataFrame(
+        {
+            "Cell": gaps["label"],
+            "Engine": gaps["engine"],
+            "Seed": gaps["seed"].astype(str),
+            "Status": gaps["status"],
+            "Reason": gaps["reason"],
+        }
+    )
+    return Table(
+        name="gaps",
+        title="Gaps: runs missing, failed, diverged, skipped or cut short",
+        caption="Runs a cell expects (its engines x the seeds any of its runs used) that "
+        "did not succeed, with the stored error; these are left out of every number.",
+        data=gaps.drop(columns=["cell"]) if not gaps.empty else gaps,
+        display=display,
+    )
+
+
+def seed_table_accuracy_time(statistics: pd.DataFrame) -> Table:
+    """Seed 000, table I: test accuracy and training time per model and data set."""
+    display_rows = []
+    previous_dataset = None
+    for row in statistics.itertuples(index=False):
+        display_rows.append(
+            {
+                # the seed prints the data set once per group
+                "Data set": row.dataset if row.dataset != previous_dataset else "",
+                "Model": row.model,
+                "Engine": row.engine,
+                "acc_test": format_number(row.accuracy_mean, 3),
+                "t_train (s)": GAP
+                if math.isnan(row.train_seconds_median)
+                else f"{row.train_seconds_median:.1f}s",
+                "t_train (m, s)": format_minutes_seconds(row.train_seconds_median),
+            }
+        )
+        previous_dataset = row.dataset
+    columns = ["Data set", "Model", "Engine", "acc_test", "t_train (s)", "t_train (m, s)"]
+    data = pd.DataFrame(
+        {
+            "dataset": statistics.get("dataset", pd.Series(dtype=str)),
+            "model": statistics.get("model", pd.Series(dtype=str)),
+            "engine": statistics.get("engine", pd.Series(dtype=str)),
+            "accuracy_mean": statistics.get("accuracy_mean", pd.Series(dtype=float)),
+            "train_seconds_median": statistics.get("train_seconds_median", pd.Series(dtype=float)),
+        }
+    )
+    return Table(
+        name="seed000_table1",
+        title="Test accuracy and training time for the selected models (seed 000, table I)",
+        caption="The seed's table I with one row per engine: acc_test is the mean over seeds, "
+        "t_train the median training time.",
+        data=data,
+        display=pd.DataFrame(display_rows, columns=columns),
+    )
+
+
+def _mean_per_class(records: Sequence[dict[str, Any]], key: str, classes: int) -> np.ndarray:
+    values = []
+    for record in records:
+        row = ((record.get("metrics") or {}).get("per_class") or {}).get(key)
+        if isinstance(row, list) and len(row) == classes:
+            values.append([math.nan if v is None else float(v) for v in row])
+    if not values:
+        return np.full(classes, np.nan)
+    stacked = np.asarray(values, dtype=float)
+    counts = np.sum(~np.isnan(stacked), axis=0)
+    sums = np.nansum(stacked, axis=0)
+    return np.divide(sums, counts, out=np.full(classes, np.nan), where=counts > 0)
+
+
+def _support_text(records: Sequence[dict[str, Any]], classes: int) -> list[str]:
+    supports = [
+        ((record.get("metrics") or {}).get("per_class") or {}).get("support") for record in records
+    ]
+    supports = [s for s in supports if isinstance(s, list) and len(s) == classes]
+    if not supports:
+        return [GAP] * classes
+    stacked = np.asarray(supports, dtype=float)
+    low, high = stacked.min(axis=0), stacked.max(axis=0)
+    return [f"{a:.0f}" if a == b else f"{a:.0f}-{b:.0f}" for a, b in zip(low, high, strict=True)]
+
+
+def successful_records(
+    loaded: LoadedResults, cell: str, engine: str | None = None
+) -> list[dict[str, Any]]:
+    """The successful records of one cell (and engine), in file order."""
+    return [
+        record
+        for record in loaded.records
+        if record["_cell"] == cell
+        and record.get("status") == "success"
+        and (engine is None or record["engine"] == engine)
+        and isinstance(record.get("metrics"), dict)
+    ]
+
+
+def class_names_of(records: Sequence[dict[str, Any]]) -> list[str]:
+    """The class names of the first record that has them ([] when none has)."""
+    for record in records:
+        names = (record.get("metrics") or {}).get("class_names")
+        if isinstance(names, list) and names:
+            return [str(name) for name in names]
+    return []
+
+
+def seed_table_per_class(loaded: LoadedResults, info: CellInfo) -> Table | None:
+    """Seed 001, tables V/VII/IX: per-class F1 and area ratio, the engines side by side.
+
+    Parameters
+    ----------
+    loaded : LoadedResults
+        The records read.
+    info : CellInfo
+        The cell.
+
+    Returns
+    -------
+    Table or None
+        Rows: classes then the weighted average; columns: class, amount (test images),
+        F1 per engine, area ratio per engine (means over seeds). None when no run of the
+        cell succeeded.
+    """
+    records = successful_records(loaded, info.cell)
+    names = class_names_of(records)
+    if not names:
+        return None
+    classes = len(names)
+    engines = [engine for engine in info.engines if engine in {r["engine"] for r in records}]
+    data = pd.DataFrame({"class": [*names, "weighted average"]})
+    amounts = _support_text(records, classes)
+    supports = [((r.get("metrics") or {}).get("per_class") or {}).get("support") for r in records]
+    total = next((sum(s) for s in supports if isinstance(s, list) and len(s) == classes), None)
+    display = pd.DataFrame(
+        {"Class label": [*names, "Weighted average"], "Amount": [*amounts, format_count(total)]}
+    )
+    for metric, stored_average, label in (
+        ("f1", "weighted_f1", "F1"),
+        ("area_ratio", "weighted_area_ratio", "AR"),
+    ):
+        for engine in engines:
+            engine_records = [r for r in records if r["engine"] == engine]
+            per_class = _mean_per_class(engine_records, metric, classes)
+            averages = [
+                r["metrics"].get(stored_average)
+                for r in engine_records
+                if isinstance(r["metrics"].get(stored_average), int | float)
+            ]
+            average = float(np.mean(averages)) if averages else math.nan
+            values = [*per_class.tolist(), average]
+            data[f"{metric}_{engine}"] = values
+            display[f"{label} {engine}"] = [format_number(v) for v in values]
+    slug = info.cell.replace("/", "_").replace(" ", "_").replace("(", "").replace(")", "")
+    return Table(
+        name=f"per_class_{slug}",
+        title=f"Per-class F1 and area ratio, {info.label} (seed 001, tables V/VII/IX)",
+        caption="F1 and area ratio (AR) per class, each engine side by side, means over the "
+        "seeds that succeeded; the last row holds the support-weighted averages. Amount: "
+        "test images of the class (a range when the seeds' splits differ).",
+        data=data,
+        display=display,
+    )
