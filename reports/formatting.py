@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,10 +141,19 @@ def to_markdown(frame: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+_NUMERIC = re.compile(r"^[-+]?[\d,]*\.?\d+(e[-+]?\d+)?(x|s)?( ± [\d.]+)?$")
+
+
+def looks_numeric(text: str) -> bool:
+    """Whether a display cell is a number (right-aligned in HTML): ``0.97 ± 0.01``, ``2.1x``."""
+    return bool(_NUMERIC.match(text))
+
+
 def to_html_table(frame: pd.DataFrame, table_id: str = "") -> str:
     """An HTML ``<table>`` of a frame of strings, every cell escaped.
 
-    Cells equal to :data:`GAP` get ``class="gap"`` so the page can grey them.
+    Cells equal to :data:`GAP` get ``class="gap"`` so the page can grey them; numbers get
+    ``class="num"`` (right-aligned).
 
     Parameters
     ----------
@@ -165,7 +175,7 @@ def to_html_table(frame: pd.DataFrame, table_id: str = "") -> str:
         cells = []
         for cell in row:
             text = str(cell)
-            css = ' class="gap"' if text == GAP else ""
+            css = ' class="gap"' if text == GAP else ' class="num"' if looks_numeric(text) else ""
             cells.append(f"<td{css}>{html.escape(text)}</td>")
         parts.append("<tr>" + "".join(cells) + "</tr>")
     parts.append("</tbody></table>")

@@ -20,8 +20,8 @@ h1 { margin-top: 0.8em; } h2 { border-bottom: 2px solid #ddd; padding-bottom: 0.
 .summary { background: #f4f8fc; border-left: 4px solid #1f77b4; padding: 0.6em 1.2em; }
 .warning { background: #fff6e5; border-left: 4px solid #e69500; padding: 0.4em 1.2em; }
 table { border-collapse: collapse; margin: 0.6em 0 1.2em; font-size: 0.85em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
-th { background: #f0f0f0; } td:first-child, th:first-child { text-align: left; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }
+th { background: #f0f0f0; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tbody tr:nth-child(even) { background: #fafafa; }
 td.gap { color: #999; text-align: center; }
 .caption { color: #555; font-size: 0.85em; max-width: 60em; }

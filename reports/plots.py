@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")  # no display: the report is written to files
 
@@ -31,6 +32,8 @@ from reports.tables import class_names_of, successful_records
 ENGINE_PALETTE = {"scratch": "#1f77b4", "keras": "#ff7f0e"}
 #: the first convolution layer's filters drawn per engine at most
 MAX_FILTERS_SHOWN = 32
+#: filters per row of the filter figure
+FILTERS_PER_ROW = 16
 #: class count above which heatmap cells carry no numbers (they would not fit)
 MAX_ANNOTATED_CLASSES = 12
 
@@ -61,6 +64,12 @@ def palette_for(engines: Sequence[str]) -> dict[str, str]:
     return {engine: ENGINE_PALETTE.get(engine) or next(extra) for engine in engines}
 
 
+def engine_dashes(engines: Sequence[str]) -> dict[str, tuple[float, ...] | str]:
+    """Solid for the first engine, dashes for the others, so overlapping curves stay visible."""
+    patterns: list[tuple[float, ...] | str] = ["", (4.0, 2.0), (1.0, 1.5), (6.0, 2.0, 1.0, 2.0)]
+    return {engine: patterns[index % len(patterns)] for index, engine in enumerate(engines)}
+
+
 def figure_png(figure: Figure, settings: PlotSettings) -> bytes:
     """Render a figure to PNG bytes.
 
@@ -77,7 +86,8 @@ def figure_png(figure: Figure, settings: PlotSettings) -> bytes:
         The PNG file's content.
     """
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=settings.dpi)
+    # no Software/URL metadata: the page must not mention any address
+    figure.savefig(buffer, format="png", dpi=settings.dpi, metadata={"Software": None})
     return buffer.getvalue()
 
 
@@ -219,13 +229,15 @@ def plot_confusion_matrices(
     for axis, (engine, records, counts) in zip(axes, panels, strict=True):
         totals = counts.sum(axis=1, keepdims=True)
         fractions = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+        # numbers only where images landed: a grid of 0.00 hides the confusions
+        labels = np.where(counts > 0, np.char.mod("%.2f", fractions), "")
         sns.heatmap(
             fractions,
             vmin=0,
             vmax=1,
             cmap="Blues",
-            annot=classes <= MAX_ANNOTATED_CLASSES,
-            fmt=".2f",
+            annot=labels if classes <= MAX_ANNOTATED_CLASSES else False,
+            fmt="",
             annot_kws={"fontsize": 6},
             xticklabels=names,
             yticklabels=names,
@@ -294,6 +306,23 @@ def class_shares(records: Sequence[dict[str, Any]], classes: int) -> np.ndarray:
     return np.full(classes, np.nan)
 
 
+def gains_zoom(frame: pd.DataFrame, found: float = 0.99) -> float:
+    """Where to cut the x axis of the gains panels: 1.5 x the largest fraction targeted at
+    which a mean curve first finds ``found`` of its class (at most 1).
+
+    Good models find nearly every image of a class within its share of the test set, so
+    on the full axis all curves hug the perfect one; the cut keeps the part that differs.
+    """
+    means = frame.groupby(["engine", "class", "targeted"], sort=True)["found"].mean()
+    reached = means[means >= found].reset_index().groupby(["engine", "class"])["targeted"].min()
+    if (
+        reached.empty
+        or len(reached) < means.reset_index()[["engine", "class"]].drop_duplicates().shape[0]
+    ):
+        return 1.0
+    return float(min(1.0, max(0.05, 1.5 * reached.max())))
+
+
 def plot_gains_curves(
     loaded: LoadedResults, info: CellInfo, settings: PlotSettings
 ) -> Figure | None:
@@ -320,6 +349,11 @@ def plot_gains_curves(
     frame = gains_frame(records, names)
     if frame.empty:
         return None
+    # mean over seeds here, with NumPy: seaborn's own aggregation is a pandas groupby per
+    # point and takes seconds for 101 points x classes x engines
+    frame = frame.groupby(["engine", "class", "targeted"], as_index=False, sort=False)[
+        "found"
+    ].mean()
     shares = class_shares(records, len(names))
     shown = [name for name in names if name in set(frame["class"])]
     columns = min(5, len(shown))
@@ -341,6 +375,10 @@ def plot_gains_curves(
             hue="engine",
             hue_order=engines,
             palette=palette,
+            style="engine",
+            style_order=engines,
+            dashes=engine_dashes(engines),
+            estimator=None,
             errorbar=None,
             linewidth=1.2,
             ax=axis,
@@ -351,6 +389,7 @@ def plot_gains_curves(
         axis.set_ylabel("fraction found" if index % columns == 0 else "")
     for axis in axes[len(shown) :]:
         axis.set_visible(False)
+    axes[0].set_xlim(0.0, gains_zoom(frame))
     handles, labels = axes[0].get_legend_handles_labels()
     if axes[0].get_legend() is not None:
         axes[0].get_legend().remove()
@@ -383,6 +422,43 @@ def filter_images(shape: Sequence[int], values: Sequence[float]) -> np.ndarray:
     low = images.min(axis=axes, keepdims=True)
     span = images.max(axis=axes, keepdims=True) - low
     return np.divide(images - low, span, out=np.full_like(images, 0.5), where=span > 0)
+
+
+def filter_mosaic(
+    images: np.ndarray, columns: int, gap_colour: Sequence[float] = (0.85, 0.9, 0.95)
+) -> np.ndarray:
+    """Tile filter images into one RGB picture, one pixel of ``gap_colour`` between tiles.
+
+    Parameters
+    ----------
+    images : numpy.ndarray
+        ``(n, kh, kw)`` grey or ``(n, kh, kw, 3)`` RGB values in [0, 1] (see
+        :func:`filter_images`).
+    columns : int
+        Tiles per row.
+    gap_colour : sequence of float, optional
+        RGB of the separating lines (not grey, so it never looks like a filter pixel).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(rows * (kh + 1) + 1, columns * (kw + 1) + 1, 3)``.
+    """
+    if images.ndim == 3:
+        images = np.repeat(images[..., np.newaxis], 3, axis=-1)
+    count, height, width, _ = images.shape
+    rows = math.ceil(count / columns)
+    padded = np.empty((rows * columns, height + 1, width + 1, 3))
+    padded[...] = gap_colour
+    padded[:count, 1:, 1:] = images
+    # (rows, columns, h+1, w+1, 3) -> (rows, h+1, columns, w+1, 3) -> picture
+    tiled = padded.reshape(rows, columns, height + 1, width + 1, 3).transpose(0, 2, 1, 3, 4)
+    picture = tiled.reshape(rows * (height + 1), columns * (width + 1), 3)
+    bottom = np.empty((1, picture.shape[1], 3))
+    right = np.empty((picture.shape[0] + 1, 1, 3))
+    bottom[...] = gap_colour
+    right[...] = gap_colour
+    return np.concatenate([np.concatenate([picture, bottom], axis=0), right], axis=1)
 
 
 def plot_first_layer_filters(
@@ -421,20 +497,21 @@ def plot_first_layer_filters(
         stored = seeds[seed]
         rows.append((engine, seed, filter_images(stored["shape"], stored["values"])))
     shown = min(MAX_FILTERS_SHOWN, max(images.shape[0] for _, _, images in rows))
-    figure = settings.new_figure(max(0.55 * shown, 3.0), 1.0 * len(rows) + 0.6)
-    axes = np.atleast_2d(figure.subplots(len(rows), shown, squeeze=False))
-    for row_axes, (engine, seed, images) in zip(axes, rows, strict=True):
-        for index, axis in enumerate(row_axes):
-            axis.set_xticks([])
-            axis.set_yticks([])
-            if index >= images.shape[0]:
-                axis.set_visible(False)
-                continue
-            axis.imshow(images[index], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-        row_axes[0].set_ylabel(f"{engine}\nseed {seed}", fontsize=8, rotation=0, ha="right")
+    columns = min(shown, FILTERS_PER_ROW)
+    lines_per_engine = math.ceil(shown / columns)
+    # one mosaic image per engine: one axes each draws far faster than one per filter
+    figure = settings.new_figure(
+        max(5.0, 0.45 * columns + 1.2), 0.5 * lines_per_engine * len(rows) + 0.8
+    )
+    axes = np.atleast_1d(figure.subplots(len(rows), 1, squeeze=False)).ravel()
+    for axis, (engine, seed, images) in zip(axes, rows, strict=True):
+        axis.imshow(filter_mosaic(images[:shown], columns), interpolation="nearest")
+        axis.set_xticks([])
+        axis.set_yticks([])
+        axis.set_ylabel(f"{engine}\nseed {seed}", fontsize=8, rotation=0, ha="right", va="center")
     total = max(images.shape[0] for _, _, images in rows)
     more = f" (first {shown} of {total})" if total > shown else ""
-    figure.suptitle(f"{info.label}: first convolution layer's filters{more}")
+    figure.suptitle(f"{info.label}: first convolution layer's filters{more}", fontsize=10)
     return figure
 
 
@@ -484,6 +561,10 @@ def plot_accuracy_vs_time(loaded: LoadedResults, cells: Sequence[CellInfo], sett
             legend=index == len(datasets) - 1,
         )
         axis.set_xscale("log")
+        plain = matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}")
+        axis.xaxis.set_major_formatter(plain)
+        axis.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        axis.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
         axis.set_xlabel("training time (s, log scale)")
         axis.set_title(dataset)
     legend = axes[-1].get_legend()
@@ -579,7 +660,7 @@ def plot_speed_ratios(pairs: pd.DataFrame, settings: PlotSettings) -> Figure | N
     if frame.empty:
         return None
     models = list(dict.fromkeys(frame["model"]))
-    figure = settings.new_figure(max(4.0, 0.7 * len(models) + 2.5), 3.8)
+    figure = settings.new_figure(max(5.0, 0.7 * len(models) + 2.5), 3.8)
     axis = figure.subplots()
     sns.barplot(
         data=frame,
@@ -598,8 +679,7 @@ def plot_speed_ratios(pairs: pd.DataFrame, settings: PlotSettings) -> Figure | N
         axis.set_yscale("log")
     axis.set_xlabel("architecture")
     axis.set_ylabel("train time scratch / Keras")
-    axis.set_title("Speed ratio per architecture (above 1: Keras faster; bars: median, "
-                   "whiskers: range over seeds)", fontsize=9)  # fmt: skip
+    axis.set_title("Training-time ratio scratch/Keras (above 1: Keras is faster)", fontsize=9)
     for label in axis.get_xticklabels():
         label.set_rotation(30)
         label.set_horizontalalignment("right")

@@ -67,6 +67,17 @@ def _max(values: pd.Series) -> float:
     return float(values.max()) if len(values) else math.nan
 
 
+#: columns of :func:`engine_statistics`
+STATISTICS_COLUMNS = [
+    "cell", "dataset", "architecture", "model", "device", "engine", "seeds_expected",
+    "seeds_succeeded", "accuracy_mean", "accuracy_std", "accuracy_min", "accuracy_max",
+    "weighted_f1_mean", "weighted_f1_std", "weighted_area_ratio_mean",
+    "weighted_area_ratio_std", "train_seconds_median", "seconds_per_epoch_median",
+    "first_epoch_seconds_median", "train_images_per_second_median",
+    "inference_images_per_second_median", "peak_memory_mib_max",
+]  # fmt: skip
+
+
 def successful_runs(loaded: LoadedResults) -> pd.DataFrame:
     """The rows of the runs table whose status is ``success``."""
     runs = loaded.runs
@@ -87,12 +98,7 @@ def engine_statistics(loaded: LoadedResults, cells: Sequence[CellInfo]) -> pd.Da
     Returns
     -------
     pandas.DataFrame
-        Columns ``cell, dataset, architecture, model, device, engine, seeds_expected,
-        seeds_succeeded, accuracy_mean, accuracy_std, accuracy_min, accuracy_max,
-        weighted_f1_mean, weighted_f1_std, weighted_area_ratio_mean,
-        weighted_area_ratio_std, train_seconds_median, seconds_per_epoch_median,
-        first_epoch_seconds_median, train_images_per_second_median,
-        inference_images_per_second_median, peak_memory_mib_max``.
+        Columns :data:`STATISTICS_COLUMNS`.
     """
     success = successful_runs(loaded)
     rows = []
@@ -127,7 +133,7 @@ def engine_statistics(loaded: LoadedResults, cells: Sequence[CellInfo]) -> pd.Da
                     "peak_memory_mib_max": _max(runs["peak_rss_bytes"]) / MEBIBYTE,
                 }
             )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=STATISTICS_COLUMNS)
 
 
 def paired_seeds(loaded: LoadedResults, cells: Sequence[CellInfo]) -> pd.DataFrame:
@@ -159,7 +165,9 @@ def paired_seeds(loaded: LoadedResults, cells: Sequence[CellInfo]) -> pd.DataFra
             runs[runs["engine"] == engine].drop_duplicates("seed", keep="last").set_index("seed")
             for engine in RATIO_ENGINES
         )
-        paired = first.join(second, how="inner", lsuffix="_a", rsuffix="_b")
+        paired = pd.merge(
+            first, second, how="inner", left_index=True, right_index=True, suffixes=("_a", "_b")
+        )
         frames.append(
             pd.DataFrame(
                 {

@@ -1,0 +1,169 @@
+"""Table numbers against values computed from the fixture's raw JSON with NumPy."""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+
+import numpy as np
+import pytest
+
+from reports.cells import describe_cells
+from reports.loading import load_results
+from reports.tables import (
+    BEYOND_SPREAD,
+    WITHIN_SPREAD,
+    engine_comparison,
+    engine_statistics,
+    paired_seeds,
+    seed_table_accuracy_time,
+    seed_table_per_class,
+)
+
+
+def _by_cell_engine(records):
+    grouped = defaultdict(list)
+    for record in records:
+        grouped[(record["architecture"], record["engine"])].append(record)
+    return grouped
+
+
+@pytest.fixture(scope="module")
+def quick(quick_subset_path):
+    loaded = load_results([quick_subset_path])
+    cells = describe_cells(loaded)
+    statistics = engine_statistics(loaded, cells)
+    pairs = paired_seeds(loaded, cells)
+    return loaded, cells, statistics, pairs, engine_comparison(statistics, pairs, cells)
+
+
+def test_cells_follow_the_catalog_order_with_both_engines_and_their_seeds(quick):
+    _, cells, *_ = quick
+    # the catalog lists dnn_128_128_64 before cnn1_3
+    assert [info.architecture for info in cells] == ["dnn_128_128_64", "cnn1_3"]
+    assert [info.engines for info in cells] == [("scratch", "keras")] * 2
+    assert [info.seeds for info in cells] == [(0, 1), (0, 1, 2)]
+
+
+def test_engine_statistics_match_numpy_over_the_raw_records(quick, quick_subset_records):
+    _, _, statistics, _, _ = quick
+    grouped = _by_cell_engine(quick_subset_records)
+    assert len(statistics) == len(grouped) == 4
+    for row in statistics.itertuples():
+        records = grouped[(row.architecture, row.engine)]
+        accuracy = np.array([r["metrics"]["accuracy"] for r in records])
+        train = np.array([r["timings"]["train_seconds"] for r in records])
+        epoch = np.array([r["timings"]["seconds_per_epoch"] for r in records])
+        first = np.array([r["timings"]["first_epoch_seconds"] for r in records])
+        inference = np.array([r["timings"]["inference_images_per_second"] for r in records])
+        f1 = np.array([r["metrics"]["weighted_f1"] for r in records])
+        area = np.array([r["metrics"]["weighted_area_ratio"] for r in records])
+        peak = max(r["timings"]["peak_rss_bytes"] for r in records) / 2**20
+        assert row.seeds_succeeded == row.seeds_expected == len(records)
+        np.testing.assert_allclose(row.accuracy_mean, accuracy.mean(), rtol=1e-12, atol=0)
+        np.testing.assert_allclose(row.accuracy_std, accuracy.std(ddof=1), rtol=1e-9, atol=1e-15)
+        np.testing.assert_allclose(row.weighted_f1_mean, f1.mean(), rtol=1e-12, atol=0)
+        np.testing.assert_allclose(row.weighted_area_ratio_mean, area.mean(), rtol=1e-12, atol=0)
+        np.testing.assert_allclose(row.train_seconds_median, np.median(train), rtol=1e-12, atol=0)
+        np.testing.assert_allclose(
+            row.seconds_per_epoch_median, np.median(epoch), rtol=1e-12, atol=0
+        )
+        np.testing.assert_allclose(
+            row.first_epoch_seconds_median, np.median(first), rtol=1e-12, atol=0
+        )
+        np.testing.assert_allclose(
+            row.inference_images_per_second_median, np.median(inference), rtol=1e-12, atol=0
+        )
+        np.testing.assert_allclose(row.peak_memory_mib_max, peak, rtol=1e-12, atol=0)
+
+
+def test_speed_ratio_and_accuracy_difference_pair_runs_by_seed(quick, quick_subset_records):
+    _, _, _, pairs, comparison = quick
+    grouped = _by_cell_engine(quick_subset_records)
+    for row in comparison.itertuples():
+        scratch = {r["seed"]: r for r in grouped[(row.architecture, "scratch")]}
+        keras = {r["seed"]: r for r in grouped[(row.architecture, "keras")]}
+        seeds = sorted(scratch)
+        ratios = np.array(
+            [
+                scratch[s]["timings"]["train_seconds"] / keras[s]["timings"]["train_seconds"]
+                for s in seeds
+            ]
+        )
+        differences = np.array(
+            [scratch[s]["metrics"]["accuracy"] - keras[s]["metrics"]["accuracy"] for s in seeds]
+        )
+        spread = max(
+            np.std([r["metrics"]["accuracy"] for r in group], ddof=1)
+            for group in (scratch.values(), keras.values())
+        )
+        assert row.paired_seeds == len(seeds)
+        np.testing.assert_allclose(
+            row.train_time_ratio_median, np.median(ratios), rtol=1e-12, atol=0
+        )
+        np.testing.assert_allclose(row.train_time_ratio_min, ratios.min(), rtol=1e-12, atol=0)
+        np.testing.assert_allclose(row.train_time_ratio_max, ratios.max(), rtol=1e-12, atol=0)
+        np.testing.assert_allclose(
+            row.accuracy_difference_mean, differences.mean(), rtol=1e-9, atol=1e-15
+        )
+        np.testing.assert_allclose(row.seed_spread, spread, rtol=1e-9, atol=1e-15)
+        expected = BEYOND_SPREAD if abs(differences.mean()) > spread else WITHIN_SPREAD
+        assert row.verdict == expected
+    assert len(pairs) == 5  # 3 cnn1_3 seeds + 2 dnn seeds
+
+
+def test_seed_table_one_rounds_as_the_seed_prints_it(quick, quick_subset_records):
+    _, _, statistics, _, _ = quick
+    table = seed_table_accuracy_time(statistics)
+    grouped = _by_cell_engine(quick_subset_records)
+    assert list(table.display.columns) == [
+        "Data set", "Model", "Engine", "acc_test", "t_train (s)", "t_train (m, s)",
+    ]  # fmt: skip
+    # the data set is printed once per group, as in the seed's table I
+    assert list(table.display["Data set"]) == ["digits8x8", "", "", ""]
+    for row in table.display.itertuples():
+        records = grouped[(row.Model, row.Engine)]
+        accuracy = np.mean([r["metrics"]["accuracy"] for r in records])
+        train = np.median([r["timings"]["train_seconds"] for r in records])
+        assert row.acc_test == f"{accuracy:.3f}"
+        assert row._5 == f"{train:.1f}s"
+
+
+def test_per_class_table_puts_engines_side_by_side(quick, quick_subset_records):
+    loaded, cells, *_ = quick
+    info = next(info for info in cells if info.architecture == "cnn1_3")
+    table = seed_table_per_class(loaded, info)
+    assert list(table.display.columns) == [
+        "Class label", "Amount", "F1 scratch", "F1 keras", "AR scratch", "AR keras",
+    ]  # fmt: skip
+    grouped = _by_cell_engine(quick_subset_records)
+    for engine in ("scratch", "keras"):
+        records = grouped[("cnn1_3", engine)]
+        f1 = np.mean([r["metrics"]["per_class"]["f1"] for r in records], axis=0)
+        area = np.mean([r["metrics"]["per_class"]["area_ratio"] for r in records], axis=0)
+        np.testing.assert_allclose(table.data[f"f1_{engine}"][:10], f1, rtol=1e-12, atol=0)
+        np.testing.assert_allclose(
+            table.data[f"area_ratio_{engine}"][:10], area, rtol=1e-12, atol=0
+        )
+        weighted = np.mean([r["metrics"]["weighted_f1"] for r in records])
+        assert table.display[f"F1 {engine}"].iloc[-1] == f"{weighted:.4f}"
+    support = quick_subset_records[0]["metrics"]["per_class"]["support"]
+    assert table.display["Class label"].iloc[-1] == "Weighted average"
+    assert table.display["Amount"].iloc[-1] == f"{sum(support):,}"
+
+
+def test_written_csv_keeps_full_precision(quick_report, quick_subset_records):
+    path = quick_report.html.parent / "tables" / "engines.csv"
+    with path.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    scratch_cnn = next(
+        r for r in rows if r["architecture"] == "cnn1_3" and r["engine"] == "scratch"
+    )
+    expected = np.mean(
+        [
+            r["metrics"]["accuracy"]
+            for r in quick_subset_records
+            if r["architecture"] == "cnn1_3" and r["engine"] == "scratch"
+        ]
+    )
+    np.testing.assert_allclose(float(scratch_cnn["accuracy_mean"]), expected, rtol=1e-9, atol=0)
