@@ -125,7 +125,7 @@ def _environment_table(loaded: LoadedResults) -> Table:
         if not isinstance(environment, dict):
             continue
         row = {
-            "File": os.path.basename(os.path.dirname(record["_source"])) or record["_source"],
+            "File": record["_source"],
             "Device": str(environment.get("device") or record.get("device") or GAP),
             "CPU": str(environment.get("cpu") or GAP),
             "Threads": str(environment.get("threads") or GAP),
@@ -158,7 +158,8 @@ def _cell_plots(loaded: LoadedResults, info: CellInfo, settings: Any) -> list[Pl
             f"learning-curves-{stem}",
             f"{info.label}: learning curves",
             "Training (solid) and validation (dashed) loss and accuracy per epoch, both "
-            "engines overlaid; line: mean over seeds, band: ±1 sd.",
+            "engines overlaid (scratch thick and pale underneath, so identical curves stay "
+            "visible); line: mean over seeds, band: ±1 sd.",
             lambda: plots.plot_learning_curves(loaded, info, settings),
             "no successful run of this cell stored learning curves",
             settings,

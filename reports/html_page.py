@@ -22,6 +22,8 @@ h1 { margin-top: 0.8em; } h2 { border-bottom: 2px solid #ddd; padding-bottom: 0.
 table { border-collapse: collapse; margin: 0.6em 0 1.2em; font-size: 0.85em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }
 th { background: #f0f0f0; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num:first-child { text-align: left; }
+.empty { color: #2a7a2a; }
 tbody tr:nth-child(even) { background: #fafafa; }
 td.gap { color: #999; text-align: center; }
 .caption { color: #555; font-size: 0.85em; max-width: 60em; }
@@ -91,11 +93,16 @@ def plot_html(entry: PlotEntry) -> str:
 
 
 def table_html(table: Table) -> str:
-    """Heading, caption and the table (scrolling sideways when wide)."""
-    return (
+    """Heading, caption and the table (scrolling sideways when wide); an empty table
+    becomes a line saying ``None.`` (its anchor stays, so links still land)."""
+    heading = (
         f'<h3 id="{html.escape(table.name)}">{html.escape(table.title)}</h3>'
         f'<p class="caption">{html.escape(table.caption)}</p>'
-        f'<div class="scroll">{to_html_table(table.display, table.name + "-table")}</div>'
+    )
+    if table.display.empty:
+        return f'{heading}<p id="{html.escape(table.name)}-table" class="empty">None.</p>'
+    return (
+        f'{heading}<div class="scroll">{to_html_table(table.display, table.name + "-table")}</div>'
     )
 
 

@@ -56,10 +56,10 @@ def _cell_sentence(row: pd.Series) -> str:
         return f"{name}: no comparison ({row['note']})."
     low, high = row["train_time_ratio_min"], row["train_time_ratio_max"]
     seeds = int(row["paired_seeds"])
+    spread_text = f"{low:.3g}x to {high:.3g}x over {seeds} seeds" if seeds > 1 else "1 seed"
     parts = [
         f"{name}: {faster_engine_text(row['train_time_ratio_median'])} to train "
-        f"(scratch/Keras {row['train_time_ratio_median']:.3g}x, "
-        f"{low:.3g}x to {high:.3g}x over {seeds} seed{'s' if seeds != 1 else ''}"
+        f"(scratch/Keras {row['train_time_ratio_median']:.3g}x, {spread_text}"
     ]
     if not math.isnan(row["epoch_time_ratio_median"]):
         parts.append(f"; {row['epoch_time_ratio_median']:.3g}x per steady-state epoch")
