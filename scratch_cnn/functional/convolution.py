@@ -24,6 +24,7 @@ from typing import Any
 
 from scratch_cnn.backend import get_array_module
 from scratch_cnn.functional.im2col import extract_patches, pad_spatial, scatter_patches
+from scratch_cnn.functional.workspace import Workspace
 
 Array = Any
 
@@ -101,7 +102,12 @@ class ConvCache:
 
 
 def conv2d_forward(
-    x: Array, kernel: Array, bias: Array | None, strides: tuple[int, int], padding: str
+    x: Array,
+    kernel: Array,
+    bias: Array | None,
+    strides: tuple[int, int],
+    padding: str,
+    workspace: Workspace | None = None,
 ) -> tuple[Array, ConvCache]:
     """Convolve an NHWC batch with a ``(KH, KW, C, F)`` kernel: one GEMM.
 
@@ -112,6 +118,8 @@ def conv2d_forward(
     bias : array (F,) or None
     strides : (int, int)
     padding : {"valid", "same"}
+    workspace : Workspace, optional
+        Reuse the padded-input and patch buffers of the previous call (a layer's own).
 
     Returns
     -------
@@ -123,8 +131,12 @@ def conv2d_forward(
     n, h, w, c = x.shape
     kernel_h, kernel_w, _, filters = kernel.shape
     g = window_geometry(h, w, (kernel_h, kernel_w), strides, padding)
-    padded = pad_spatial(x, g.pad_top, g.pad_bottom, g.pad_left, g.pad_right)
-    patches = extract_patches(padded, kernel_h, kernel_w, strides[0], strides[1], g.out_h, g.out_w)
+    padded = pad_spatial(
+        x, g.pad_top, g.pad_bottom, g.pad_left, g.pad_right, workspace=workspace, name="input"
+    )
+    patches = extract_patches(
+        padded, kernel_h, kernel_w, *strides, g.out_h, g.out_w, workspace=workspace
+    )
     patches = xp.reshape(patches, (n * g.out_h * g.out_w, kernel_h * kernel_w * c))
     y = patches @ xp.reshape(kernel, (kernel_h * kernel_w * c, filters))
     if bias is not None:
@@ -134,7 +146,11 @@ def conv2d_forward(
 
 
 def conv2d_backward(
-    grad_output: Array, cache: ConvCache, kernel: Array, need_input_grad: bool = True
+    grad_output: Array,
+    cache: ConvCache,
+    kernel: Array,
+    need_input_grad: bool = True,
+    workspace: Workspace | None = None,
 ) -> tuple[Array | None, Array, Array]:
     """Gradients of a convolution w.r.t. its input, kernel and bias.
 
@@ -147,6 +163,8 @@ def conv2d_backward(
     kernel : array (KH, KW, C, F)
     need_input_grad : bool
         Skip ``dL/dx`` (the costliest part) for a model's first layer.
+    workspace : Workspace, optional
+        Reuse the buffers of the input-gradient computation.
 
     Returns
     -------
@@ -165,7 +183,7 @@ def conv2d_backward(
     if not need_input_grad:
         return None, grad_kernel, grad_bias
     if cache.strides == (1, 1):
-        grad_input = _input_grad_stride1(grad_output, kernel, g)
+        grad_input = _input_grad_stride1(grad_output, kernel, g, workspace)
     else:
         patch_grads = grad_2d @ xp.reshape(kernel, (kernel_h * kernel_w * c, filters)).T
         patch_grads = xp.reshape(patch_grads, (n, g.out_h, g.out_w, kernel_h, kernel_w, c))
@@ -176,7 +194,9 @@ def conv2d_backward(
     return grad_input, grad_kernel, grad_bias
 
 
-def _input_grad_stride1(grad_output: Array, kernel: Array, g: WindowGeometry) -> Array:
+def _input_grad_stride1(
+    grad_output: Array, kernel: Array, g: WindowGeometry, workspace: Workspace | None = None
+) -> Array:
     """dL/dx for stride 1 as a 'full' correlation of dL/dy with the flipped kernel.
 
     ``dx[n, p, q, c] = sum_{i,j,f} dy_pad[n, p + i, q + j, f] * kernel[KH-1-i, KW-1-j, c, f]``
@@ -192,10 +212,14 @@ def _input_grad_stride1(grad_output: Array, kernel: Array, g: WindowGeometry) ->
         kernel_h - 1 - g.pad_bottom,
         kernel_w - 1 - g.pad_left,
         kernel_w - 1 - g.pad_right,
+        workspace=workspace,
+        name="grad_output",
     )
     in_h = padded.shape[1] - kernel_h + 1
     in_w = padded.shape[2] - kernel_w + 1
-    patches = extract_patches(padded, kernel_h, kernel_w, 1, 1, in_h, in_w)
+    patches = extract_patches(
+        padded, kernel_h, kernel_w, 1, 1, in_h, in_w, workspace=workspace, name="grad_patches"
+    )
     patches = xp.reshape(patches, (n * in_h * in_w, kernel_h * kernel_w * filters))
     flipped = xp.permute_dims(xp.flip(kernel, axis=(0, 1)), (0, 1, 3, 2))
     grad_input = patches @ xp.reshape(flipped, (kernel_h * kernel_w * filters, channels))

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from scratch_cnn.backend import get_array_module
+from scratch_cnn.functional.workspace import Workspace
 
 Array = Any
 
@@ -28,7 +29,16 @@ def _sliding_window_view(xp: Any) -> Any:
     return getattr(stride_tricks, "sliding_window_view", None)
 
 
-def pad_spatial(x: Array, top: int, bottom: int, left: int, right: int, fill: float = 0.0) -> Array:
+def pad_spatial(
+    x: Array,
+    top: int,
+    bottom: int,
+    left: int,
+    right: int,
+    fill: float = 0.0,
+    workspace: Workspace | None = None,
+    name: str = "padded",
+) -> Array:
     """Pad the two spatial axes of an NHWC array with a constant.
 
     Parameters
@@ -38,6 +48,10 @@ def pad_spatial(x: Array, top: int, bottom: int, left: int, right: int, fill: fl
         Rows/columns added on each side.
     fill : float
         The constant (0 for convolution and average pooling, ``-inf`` for max pooling).
+    workspace : Workspace, optional
+        Reuse a zero-bordered buffer from here (zero fill only).
+    name : str
+        The buffer's name in the workspace.
 
     Returns
     -------
@@ -49,7 +63,9 @@ def pad_spatial(x: Array, top: int, bottom: int, left: int, right: int, fill: fl
     xp = get_array_module(x)
     n, h, w, c = x.shape
     shape = (n, h + top + bottom, w + left + right, c)
-    if fill == 0.0:
+    if fill == 0.0 and workspace is not None:
+        padded = workspace.zeros(name, shape, x)  # the border is never written: stays 0
+    elif fill == 0.0:
         padded = xp.zeros(shape, dtype=x.dtype, device=x.device)
     else:
         padded = xp.full(shape, fill, dtype=x.dtype, device=x.device)
@@ -83,6 +99,8 @@ def extract_patches(
     stride_w: int,
     out_h: int,
     out_w: int,
+    workspace: Workspace | None = None,
+    name: str = "patches",
 ) -> Array:
     """im2col: gather every output pixel's input window.
 
@@ -92,6 +110,10 @@ def extract_patches(
         The already padded input.
     kernel_h, kernel_w, stride_h, stride_w, out_h, out_w : int
         Window geometry.
+    workspace : Workspace, optional
+        Write into a reused buffer from here instead of a new array.
+    name : str
+        The buffer's name in the workspace.
 
     Returns
     -------
@@ -99,6 +121,12 @@ def extract_patches(
         ``patches[n, a, b, i, j, c] = padded[n, a*sh + i, b*sw + j, c]``.
     """
     xp = get_array_module(padded)
+    n, _, _, c = padded.shape
+    shape = (n, out_h, out_w, kernel_h, kernel_w, c)
+    if workspace is not None:
+        patches = workspace.empty(name, shape, padded)
+    else:
+        patches = xp.empty(shape, dtype=padded.dtype, device=padded.device)
     window_view = _sliding_window_view(xp)
     if window_view is not None:
         # (N, Hp-KH+1, Wp-KW+1, C, KH, KW) view -> stride -> (N, OH, OW, KH, KW, C) copy.
@@ -106,11 +134,8 @@ def extract_patches(
         windows = windows[
             :, : stride_h * (out_h - 1) + 1 : stride_h, : stride_w * (out_w - 1) + 1 : stride_w
         ]
-        return xp.ascontiguousarray(windows.transpose(0, 1, 2, 4, 5, 3))
-    n, _, _, c = padded.shape
-    patches = xp.empty(
-        (n, out_h, out_w, kernel_h, kernel_w, c), dtype=padded.dtype, device=padded.device
-    )
+        patches[...] = windows.transpose(0, 1, 2, 4, 5, 3)
+        return patches
     for i in range(kernel_h):
         for j in range(kernel_w):
             patches[:, :, :, i, j, :] = padded[

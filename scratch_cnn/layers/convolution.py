@@ -10,6 +10,7 @@ from scratch_cnn.functional.convolution import (
     conv2d_forward,
     window_geometry,
 )
+from scratch_cnn.functional.workspace import Workspace
 from scratch_cnn.layers.base import normalize_padding, normalize_pair
 from scratch_cnn.layers.weighted import WeightedLayer
 
@@ -54,6 +55,7 @@ class Conv2D(WeightedLayer):
         self.strides = normalize_pair(strides, "strides")
         self.padding = normalize_padding(padding)
         self._cache: ConvCache | None = None
+        self._workspace = Workspace()
 
     def compute_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         if len(input_shape) != 3:
@@ -74,13 +76,22 @@ class Conv2D(WeightedLayer):
 
     def linear_forward(self, x: Array) -> Array:
         z, self._cache = conv2d_forward(
-            x, self.params["kernel"], self.params.get("bias"), self.strides, self.padding
+            x,
+            self.params["kernel"],
+            self.params.get("bias"),
+            self.strides,
+            self.padding,
+            workspace=self._workspace,
         )
         return z
 
     def linear_backward(self, grad_preactivation: Array, need_input_grad: bool) -> Array | None:
         grad_input, grad_kernel, grad_bias = conv2d_backward(
-            grad_preactivation, self._cache, self.params["kernel"], need_input_grad
+            grad_preactivation,
+            self._cache,
+            self.params["kernel"],
+            need_input_grad,
+            workspace=self._workspace,
         )
         self.grads["kernel"] = grad_kernel
         if self.use_bias:
