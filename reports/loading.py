@@ -62,6 +62,9 @@ IDENTITY_COLUMNS = (
     "error",
     "run_id",
     "source",
+    "split_fingerprint",
+    "initial_weights_sha256",
+    "batch_order_sha256",
 )
 
 
@@ -220,6 +223,10 @@ def flatten_record(record: Mapping[str, Any]) -> dict[str, Any]:
         "error": record.get("error"),
         "run_id": record.get("run_id") or "",
         "source": record.get("_source") or "",
+        # digests that show whether two engines' runs started alike (None when absent)
+        "split_fingerprint": nested_get(record, ("split", "fingerprint")),
+        "initial_weights_sha256": nested_get(record, ("training", "initial_weights_sha256")),
+        "batch_order_sha256": nested_get(record, ("training", "batch_order_sha256")),
     }
     for column, path in SCALAR_FIELDS.items():
         row[column] = as_number(nested_get(record, path))

@@ -136,6 +136,16 @@ def engine_statistics(loaded: LoadedResults, cells: Sequence[CellInfo]) -> pd.Da
     return pd.DataFrame(rows, columns=STATISTICS_COLUMNS)
 
 
+def _same_start(paired: pd.DataFrame) -> np.ndarray:
+    """Per pair: same split, same initial weights and same batch order (all digests stored
+    and equal); the runner's evidence that the engines trained on identical terms."""
+    same = np.ones(len(paired), dtype=bool)
+    for column in ("split_fingerprint", "initial_weights_sha256", "batch_order_sha256"):
+        first, second = paired[f"{column}_a"], paired[f"{column}_b"]
+        same &= (first.notna() & (first == second)).to_numpy(dtype=bool)
+    return same
+
+
 def paired_seeds(loaded: LoadedResults, cells: Sequence[CellInfo]) -> pd.DataFrame:
     """One row per cell x seed where both compared engines succeeded: the paired figures.
 
@@ -150,8 +160,9 @@ def paired_seeds(loaded: LoadedResults, cells: Sequence[CellInfo]) -> pd.DataFra
     -------
     pandas.DataFrame
         Columns ``cell, dataset, model, seed, train_time_ratio, epoch_time_ratio,
-        first_epoch_ratio, accuracy_difference`` (ratios scratch/Keras, difference scratch -
-        Keras).
+        first_epoch_ratio, accuracy_difference, same_start`` (ratios scratch/Keras,
+        difference scratch - Keras; ``same_start``: same split fingerprint, initial weights
+        and batch order digests).
     """
     numerator, denominator = RATIO_ENGINES
     success = successful_runs(loaded)
@@ -181,12 +192,13 @@ def paired_seeds(loaded: LoadedResults, cells: Sequence[CellInfo]) -> pd.DataFra
                     "first_epoch_ratio": paired["first_epoch_seconds_a"]
                     / paired["first_epoch_seconds_b"],
                     "accuracy_difference": paired["accuracy_a"] - paired["accuracy_b"],
+                    "same_start": _same_start(paired),
                 }
             ).reset_index(drop=True)
         )
     columns = [
         "cell", "dataset", "model", "seed", "train_time_ratio", "epoch_time_ratio",
-        "first_epoch_ratio", "accuracy_difference",
+        "first_epoch_ratio", "accuracy_difference", "same_start",
     ]  # fmt: skip
     frames = [frame for frame in frames if not frame.empty]
     if not frames:
@@ -214,9 +226,11 @@ def engine_comparison(
         Columns ``cell, dataset, architecture, model, device, paired_seeds,
         train_time_ratio_median, train_time_ratio_min, train_time_ratio_max,
         epoch_time_ratio_median, first_epoch_ratio_median, accuracy_difference_mean,
-        accuracy_difference_std, seed_spread, verdict, note``. ``verdict`` is one of
-        :data:`BEYOND_SPREAD`, :data:`WITHIN_SPREAD`, :data:`NO_SPREAD` or empty when no
-        seed has both engines; ``note`` says why a comparison is missing.
+        accuracy_difference_std, seed_spread, verdict, note, same_start_pairs``.
+        ``verdict`` is one of :data:`BEYOND_SPREAD`, :data:`WITHIN_SPREAD`,
+        :data:`NO_SPREAD` or empty when no seed has both engines; ``note`` says why a
+        comparison is missing; ``same_start_pairs`` counts the pairs with the same split,
+        initial weights and batch order.
     """
     rows = []
     for info in cells:
@@ -271,13 +285,14 @@ def engine_comparison(
                 "seed_spread": spread,
                 "verdict": verdict,
                 "note": note,
+                "same_start_pairs": int(cell_pairs["same_start"].astype(bool).sum()),
             }
         )
     columns = [
         "cell", "dataset", "architecture", "model", "device", "paired_seeds",
         "train_time_ratio_median", "train_time_ratio_min", "train_time_ratio_max",
         "epoch_time_ratio_median", "first_epoch_ratio_median", "accuracy_difference_mean",
-        "accuracy_difference_std", "seed_spread", "verdict", "note",
+        "accuracy_difference_std", "seed_spread", "verdict", "note", "same_start_pairs",
     ]  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
 
@@ -423,6 +438,12 @@ def comparison_table(comparison: pd.DataFrame) -> Table:
                 )
             ],
             "Seed spread (sd)": [format_number(v) for v in comparison["seed_spread"]],
+            "Same start": [
+                f"{same}/{pairs}" if pairs else GAP
+                for same, pairs in zip(
+                    comparison["same_start_pairs"], comparison["paired_seeds"], strict=True
+                )
+            ],
             "Verdict": [
                 verdict or note or GAP
                 for verdict, note in zip(comparison["verdict"], comparison["note"], strict=True)
@@ -437,7 +458,8 @@ def comparison_table(comparison: pd.DataFrame) -> Table:
         "slower), median and range over the paired seeds. Accuracy difference: scratch - "
         "Keras on the same seed, mean ± sd over pairs; seed spread: the larger of the two "
         "engines' standard deviations of accuracy over seeds; beyond seed spread when "
-        "|mean difference| exceeds it.",
+        "|mean difference| exceeds it. Same start: pairs with the same split, initial weights "
+        "and batch order (stored digests).",
         data=data,
         display=display,
     )

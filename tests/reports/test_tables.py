@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from collections import defaultdict
 
 import numpy as np
@@ -167,3 +168,22 @@ def test_written_csv_keeps_full_precision(quick_report, quick_subset_records):
         ]
     )
     np.testing.assert_allclose(float(scratch_cnn["accuracy_mean"]), expected, rtol=1e-9, atol=0)
+
+
+def test_same_start_counts_pairs_whose_digests_agree(quick, quick_subset_path, tmp_path):
+    *_, comparison = quick
+    assert list(comparison["same_start_pairs"]) == list(comparison["paired_seeds"]) == [2, 3]
+    lines = quick_subset_path.read_text(encoding="utf-8").splitlines()
+    edited = []
+    for line in lines:
+        record = json.loads(line)
+        if (record["architecture"], record["engine"], record["seed"]) == ("cnn1_3", "keras", 1):
+            record["training"]["initial_weights_sha256"] = "0" * 64
+        edited.append(json.dumps(record))
+    path = tmp_path / "results.jsonl"
+    path.write_text("\n".join(edited) + "\n", encoding="utf-8")
+    loaded = load_results([path])
+    cells = describe_cells(loaded)
+    statistics = engine_statistics(loaded, cells)
+    changed = engine_comparison(statistics, paired_seeds(loaded, cells), cells)
+    assert list(changed["same_start_pairs"]) == [2, 2]
