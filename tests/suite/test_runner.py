@@ -92,10 +92,10 @@ class TinyEngine(runner.ScratchEngine):
 
     def fit_epoch(self, model, x, y, batch_size):
         self.last_epoch_x = x
-        logs = super().fit_epoch(model, x, y, batch_size)
+        logs, seconds = super().fit_epoch(model, x, y, batch_size)
         if self.diverge:
             logs["loss"] = float("nan")
-        return logs
+        return logs, seconds
 
 
 @pytest.fixture
@@ -147,6 +147,8 @@ def test_both_engines_get_identical_data_and_initial_weights(isolated):
     assert len(timings["epoch_seconds"]) == 2
     assert timings["first_epoch_seconds"] == timings["epoch_seconds"][0]
     assert timings["train_seconds"] == pytest.approx(sum(timings["epoch_seconds"]))
+    # one engine-clocked loop time and one whole-call time per epoch
+    assert len(timings["epoch_call_seconds"]) == len(timings["epoch_seconds"])
     assert timings["peak_rss_bytes"] > 0 and timings["inference_images_per_second"] > 0
     assert sum(record["metrics"]["per_class"]["support"]) == record["split"]["test"]
     assert record["first_layer_filters"] is None  # a dense net
