@@ -44,7 +44,13 @@ from tqdm.auto import tqdm
 from suite import metrics as metrics_module
 from suite.environment import environment_block
 from suite.matrix import Cell, Matrix
-from suite.results import RESULTS_FILE_NAME, ResultsStore, new_record_fields, run_key
+from suite.results import (
+    DONE_STATUSES,
+    RESULTS_FILE_NAME,
+    ResultsStore,
+    new_record_fields,
+    run_key,
+)
 from suite.timing import (
     Stopwatch,
     ThreadSettings,
@@ -239,6 +245,17 @@ class ScratchEngine:
         """Wait for queued device work (CuPy) before a clock is read."""
         model.device.synchronize()
 
+    def reset_peak_device_memory(self) -> None:
+        """Release CuPy's cached blocks so the pool's size afterwards is this run's peak."""
+        if self.device == "gpu" and "cupy" in sys.modules:
+            sys.modules["cupy"].get_default_memory_pool().free_all_blocks()
+
+    def peak_device_memory_bytes(self) -> int | None:
+        """Bytes CuPy's pool holds (it keeps its high-water mark); None on the CPU."""
+        if self.device != "gpu" or "cupy" not in sys.modules:
+            return None
+        return int(sys.modules["cupy"].get_default_memory_pool().total_bytes())
+
     def fit_epoch(
         self, model: Any, x: np.ndarray, y: np.ndarray, batch_size: int
     ) -> tuple[dict[str, float], float]:
@@ -299,6 +316,24 @@ class KerasEngine:
 
     def synchronize(self, model: Any) -> None:
         """Keras calls return host values, which already waits for the device."""
+
+    def reset_peak_device_memory(self) -> None:
+        """Reset TensorFlow's GPU peak-memory counter (other backends: nothing)."""
+        if self.device == "gpu" and "tensorflow" in sys.modules:
+            try:
+                sys.modules["tensorflow"].config.experimental.reset_memory_stats("GPU:0")
+            except (ValueError, RuntimeError):  # no GPU visible to TensorFlow
+                pass
+
+    def peak_device_memory_bytes(self) -> int | None:
+        """TensorFlow's GPU peak since the reset; None on the CPU or other backends."""
+        if self.device != "gpu" or "tensorflow" not in sys.modules:
+            return None
+        try:
+            info = sys.modules["tensorflow"].config.experimental.get_memory_info("GPU:0")
+        except (ValueError, RuntimeError):
+            return None
+        return int(info["peak"])
 
     def fit_epoch(
         self, model: Any, x: np.ndarray, y: np.ndarray, batch_size: int
@@ -415,14 +450,11 @@ def _base_record(cell: Cell, engine: str, seed: int, options: RunOptions, family
 
 
 def _architecture_family(name: str) -> str | None:
-    try:
-        from suite import catalog
+    from suite import catalog
 
-        spec = catalog.get(name) if hasattr(catalog, "get") else catalog.ARCHITECTURES[name]
-        return getattr(spec, "family", None) or (
-            spec.get("family") if isinstance(spec, dict) else None
-        )
-    except Exception:  # the family is a label for reports; a catalog without it is fine
+    try:
+        return catalog.get_architecture(name).family
+    except KeyError:  # a test engine's stand-in architecture: no family to report
         return None
 
 
@@ -459,6 +491,7 @@ def train_one(
     """
     settings = cell.settings
     peak_scope = "run" if reset_peak_rss() else "process"
+    engine.reset_peak_device_memory()
     model = engine.build(cell, data, seed)
     if initial_weights is not None:
         engine.set_weights(model, initial_weights)
@@ -572,7 +605,7 @@ def train_one(
         "data_preparation_seconds": preparation_seconds,
         "peak_rss_bytes": peak_rss_bytes(),
         "peak_rss_scope": peak_scope,
-        "peak_gpu_bytes": None,
+        "peak_gpu_bytes": engine.peak_device_memory_bytes(),
     }
     result["curves"] = curves
     result["training"] = {
@@ -659,10 +692,16 @@ class MatrixRunner:
         summary = RunSummary(
             planned=self.matrix.run_count(self.cells), results_path=str(self.store.path)
         )
-        done_keys = self.store.stored_keys() if self.options.resume else set()
-        read = self.store.read() if self.options.resume else None
-        for problem in read.problems if read else []:
-            self._say(f"warning: {problem}")
+        done_keys: set[str] = set()
+        if self.options.resume:
+            stored = self.store.read()
+            for problem in stored.problems:
+                self._say(f"warning: {problem}")
+            done_keys = {
+                record["key"]
+                for record in stored.records
+                if record.get("status") in DONE_STATUSES and isinstance(record.get("key"), str)
+            }
         self.setup()
         overall = tqdm(
             total=summary.planned,
@@ -693,7 +732,7 @@ class MatrixRunner:
     ) -> None:
         family = _architecture_family(cell.architecture)
         for seed_position, seed in enumerate(cell.seeds):
-            engines = [name for name in cell.engines]
+            engines = list(cell.engines)
             if seed_position % 2 == 1:  # alternate which engine goes first
                 engines.reverse()
             try:
