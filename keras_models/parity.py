@@ -8,7 +8,11 @@ tensorflow, jax and torch Keras backends:
   ``train_on_batch`` with plain SGD at a learning rate of ``2**20``: the weight change is
   ``-2**20 * gradient``. A power of two scales exactly, and the large rate keeps the
   gradient's digits (at rate 1.0 a float32 ``w - g`` loses them when ``|g| << |w|``);
-- training: the same batches, in the same order, through N optimizer steps of each engine.
+- training: the same batches, in the same order, through N optimizer steps of each engine,
+  in float64. In float32 the engines' different summation orders leave rounding-level
+  differences that a max-pooling window with two nearly equal values turns into a different
+  winner, and Adam's normalised steps amplify such a switch (docs/parity.md shows lenet2);
+  float64 keeps rounding far below any algorithmic difference the check is meant to catch.
 
 Relative differences are per weight array, ``max |a - b| / max |b|`` (``b`` is Keras's
 value), and the figure reported is the largest over the arrays: an element-wise ratio
@@ -168,6 +172,22 @@ def without_dropout(keras_model: Any) -> Any:
     return clone
 
 
+def as_float64(keras_model: Any) -> Any:
+    """A float64 copy of a Keras Sequential (weights converted exactly), uncompiled.
+
+    Call it, and use the copy, with Keras's floatx set to float64
+    (:func:`keras_models.builders.keras_floatx`), so inputs and losses stay float64.
+    """
+    import keras
+
+    config = keras_model.get_config()
+    for entry in config["layers"]:
+        entry["config"]["dtype"] = "float64"
+    copy = keras.Sequential.from_config(config)
+    copy.set_weights([np.asarray(w, np.float64) for w in keras_model.get_weights()])
+    return copy
+
+
 def _keras_loss(keras_model: Any, dtype: str) -> Any:
     import keras
 
@@ -229,6 +249,25 @@ def gradient_relative_errors(
     return list(zip(weight_names(keras_model), errors, strict=True))
 
 
+def float32_representable_betas(optimizer_config: dict[str, Any]) -> dict[str, Any]:
+    """An Adam config with ``beta_1``/``beta_2`` rounded to the nearest float32 value.
+
+    Keras's Adam computes its bias correction from ``ops.cast(beta, variable.dtype)``; on
+    the TensorFlow backend that cast goes through a float32 constant even for float64
+    weights (0.999 becomes 0.99900001287...), while the moment updates use the exact
+    ``1 - beta``: the first step comes out 6.7e-6 smaller than the formula. With betas that
+    float32 represents exactly, every backend and scratch_cnn compute the same update, so the
+    training comparison measures the engines rather than that rounding (docs/parity.md).
+    Other optimizers are returned unchanged.
+    """
+    if optimizer_config.get("class_name") != "Adam":
+        return optimizer_config
+    config = dict(optimizer_config.get("config", {}))
+    for key, default in (("beta_1", 0.9), ("beta_2", 0.999)):
+        config[key] = float(np.float32(config.get(key, default)))
+    return {**optimizer_config, "config": config}
+
+
 def training_relative_differences(
     keras_model: Any, batches: Sequence[Batch], optimizer_config: dict[str, Any]
 ) -> list[tuple[str, float]]:
@@ -241,7 +280,8 @@ def training_relative_differences(
     batches : sequence of Batch
         One optimizer step per batch, in this order, no shuffling.
     optimizer_config : dict
-        Keras form, e.g. ``{"class_name": "Adam", "config": {"learning_rate": 1e-3}}``.
+        Keras form, e.g. ``{"class_name": "Adam", "config": {"learning_rate": 1e-3}}``;
+        Adam's betas are rounded to float32 (:func:`float32_representable_betas`).
 
     Returns
     -------
@@ -256,7 +296,8 @@ def training_relative_differences(
     trained = keras.Sequential.from_config(keras_model.get_config())
     trained.set_weights(keras_model.get_weights())
     trained.compile(
-        optimizer=keras.optimizers.get(optimizer_config), loss=_keras_loss(keras_model, dtype)
+        optimizer=keras.optimizers.get(float32_representable_betas(optimizer_config)),
+        loss=_keras_loss(keras_model, dtype),
     )
     twin = to_scratch(trained)  # same weights, same optimizer settings, fresh state
     for batch in batches:
@@ -272,6 +313,8 @@ __all__ = [
     "GRADIENT_PROBE_LEARNING_RATE",
     "TRAINING_BOUND",
     "Batch",
+    "as_float64",
+    "float32_representable_betas",
     "forward_difference",
     "gradient_relative_errors",
     "keras_forward",
