@@ -65,6 +65,7 @@ IDENTITY_COLUMNS = (
     "split_fingerprint",
     "initial_weights_sha256",
     "batch_order_sha256",
+    "elapsed_seconds",
 )
 
 
@@ -110,6 +111,12 @@ def as_number(value: Any) -> float:
         return math.nan
     number = float(value)
     return number if math.isfinite(number) else math.nan
+
+
+def _number_list(value: Any) -> list[float] | None:
+    if not isinstance(value, list) or not value:
+        return None
+    return [as_number(item) for item in value]
 
 
 def cell_name(record: Mapping[str, Any]) -> str:
@@ -227,6 +234,8 @@ def flatten_record(record: Mapping[str, Any]) -> dict[str, Any]:
         "split_fingerprint": nested_get(record, ("split", "fingerprint")),
         "initial_weights_sha256": nested_get(record, ("training", "initial_weights_sha256")),
         "batch_order_sha256": nested_get(record, ("training", "batch_order_sha256")),
+        # cumulative training time per epoch: lets runs of unequal length be compared
+        "elapsed_seconds": _number_list(nested_get(record, ("curves", "elapsed_seconds"))),
     }
     for column, path in SCALAR_FIELDS.items():
         row[column] = as_number(nested_get(record, path))

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from reports.tables import BEYOND_SPREAD, NO_SPREAD, WITHIN_SPREAD
+from reports.tables import BEYOND_SPREAD, NO_SPREAD, STOPPED_EARLY, WITHIN_SPREAD
 
 
 @dataclass
@@ -140,12 +140,19 @@ def build_summary(
             text += f"; {len(unknown)} with one seed cannot tell"
         summary.headline.append(text + ".")
     summary.per_cell = [_cell_sentence(row) for _, row in comparison.iterrows()]
-    if not gaps.empty:
-        counts = gaps["status"].value_counts()
+    stopped = gaps[gaps["status"] == STOPPED_EARLY]
+    missing = gaps[gaps["status"] != STOPPED_EARLY]
+    if not missing.empty:
+        counts = missing["status"].value_counts()
         listed = ", ".join(f"{count} {status}" for status, count in counts.items())
         summary.warnings.append(
-            f"{len(gaps)} expected runs are gaps ({listed}); they are left out of every "
+            f"{len(missing)} expected runs are gaps ({listed}); they are left out of every "
             "number and listed under Gaps."
+        )
+    if not stopped.empty:
+        summary.warnings.append(
+            f"{len(stopped)} runs were stopped early by the time budget; they count with "
+            "fewer epochs (speed ratios use the epochs both engines completed)."
         )
     if problems:
         summary.warnings.append(

@@ -41,6 +41,9 @@ RATIO_ENGINES = ("scratch", "keras")
 
 MEBIBYTE = 1024.0 * 1024.0
 
+#: gap status of a successful run that a time budget cut short (it still counts)
+STOPPED_EARLY = "stopped early"
+
 #: verdicts of the accuracy comparison
 BEYOND_SPREAD = "beyond seed spread"
 WITHIN_SPREAD = "within seed spread"
@@ -136,13 +139,36 @@ def engine_statistics(loaded: LoadedResults, cells: Sequence[CellInfo]) -> pd.Da
     return pd.DataFrame(rows, columns=STATISTICS_COLUMNS)
 
 
+def _common_epoch_time_ratio(paired: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per pair: the epochs both runs completed and the ratio of their training times over
+    those epochs (from the cumulative ``elapsed_seconds``). A run a time budget stopped
+    early is thus compared with the same number of the other engine's epochs; when the
+    curves are absent, the ratio of the whole training times."""
+    epochs = np.zeros(len(paired), dtype=int)
+    ratios = (paired["train_seconds_a"] / paired["train_seconds_b"]).to_numpy(
+        dtype=float, copy=True
+    )
+    for index, (first, second) in enumerate(
+        zip(paired["elapsed_seconds_a"], paired["elapsed_seconds_b"], strict=True)
+    ):
+        if isinstance(first, list) and isinstance(second, list):
+            epochs[index] = min(len(first), len(second))
+            ratios[index] = first[epochs[index] - 1] / second[epochs[index] - 1]
+    return epochs, ratios
+
+
 def _same_start(paired: pd.DataFrame) -> np.ndarray:
-    """Per pair: same split, same initial weights and same batch order (all digests stored
-    and equal); the runner's evidence that the engines trained on identical terms."""
+    """Per pair: same split and initial weights, and (when both ran as many epochs) the same
+    batch order; all digests stored and equal. A run stopped early saw fewer batches, so its
+    batch-order digest differs by construction and is not compared."""
     same = np.ones(len(paired), dtype=bool)
+    equal_epochs = (paired["epochs_completed_a"] == paired["epochs_completed_b"]).to_numpy(bool)
     for column in ("split_fingerprint", "initial_weights_sha256", "batch_order_sha256"):
         first, second = paired[f"{column}_a"], paired[f"{column}_b"]
-        same &= (first.notna() & (first == second)).to_numpy(dtype=bool)
+        agree = (first.notna() & (first == second)).to_numpy(dtype=bool, copy=True)
+        if column == "batch_order_sha256":
+            agree |= ~equal_epochs
+        same &= agree
     return same
 
 
@@ -160,9 +186,10 @@ def paired_seeds(loaded: LoadedResults, cells: Sequence[CellInfo]) -> pd.DataFra
     -------
     pandas.DataFrame
         Columns ``cell, dataset, model, seed, train_time_ratio, epoch_time_ratio,
-        first_epoch_ratio, accuracy_difference, same_start`` (ratios scratch/Keras,
+        first_epoch_ratio, accuracy_difference, same_start, common_epochs, equal_epochs``
+        (ratios scratch/Keras, the training-time ratio over the epochs both completed;
         difference scratch - Keras; ``same_start``: same split fingerprint, initial weights
-        and batch order digests).
+        and batch order digests; ``equal_epochs``: both completed as many epochs).
     """
     numerator, denominator = RATIO_ENGINES
     success = successful_runs(loaded)
@@ -179,6 +206,7 @@ def paired_seeds(loaded: LoadedResults, cells: Sequence[CellInfo]) -> pd.DataFra
         paired = pd.merge(
             first, second, how="inner", left_index=True, right_index=True, suffixes=("_a", "_b")
         )
+        common_epochs, time_ratio = _common_epoch_time_ratio(paired)
         frames.append(
             pd.DataFrame(
                 {
@@ -186,7 +214,11 @@ def paired_seeds(loaded: LoadedResults, cells: Sequence[CellInfo]) -> pd.DataFra
                     "dataset": info.dataset,
                     "model": info.model,
                     "seed": paired.index.to_numpy(dtype=int),
-                    "train_time_ratio": paired["train_seconds_a"] / paired["train_seconds_b"],
+                    "train_time_ratio": time_ratio,
+                    "common_epochs": common_epochs,
+                    "equal_epochs": (
+                        paired["epochs_completed_a"] == paired["epochs_completed_b"]
+                    ).to_numpy(dtype=bool),
                     "epoch_time_ratio": paired["seconds_per_epoch_a"]
                     / paired["seconds_per_epoch_b"],
                     "first_epoch_ratio": paired["first_epoch_seconds_a"]
@@ -198,7 +230,8 @@ def paired_seeds(loaded: LoadedResults, cells: Sequence[CellInfo]) -> pd.DataFra
         )
     columns = [
         "cell", "dataset", "model", "seed", "train_time_ratio", "epoch_time_ratio",
-        "first_epoch_ratio", "accuracy_difference", "same_start",
+        "first_epoch_ratio", "accuracy_difference", "same_start", "common_epochs",
+        "equal_epochs",
     ]  # fmt: skip
     frames = [frame for frame in frames if not frame.empty]
     if not frames:
@@ -254,6 +287,13 @@ def engine_comparison(
         else:
             verdict = BEYOND_SPREAD if abs(mean_difference) > spread else WITHIN_SPREAD
         note = ""
+        unequal = cell_pairs[~cell_pairs["equal_epochs"].astype(bool)]
+        if not unequal.empty:
+            note = (
+                f"{len(unequal)} of {len(cell_pairs)} pairs stopped early (time budget): "
+                f"times compared over the first {int(unequal['common_epochs'].min())}+ "
+                "epochs, accuracies after unequal training"
+            )
         if cell_pairs.empty:
             missing = [
                 engine
@@ -312,7 +352,8 @@ def find_gaps(loaded: LoadedResults, cells: Sequence[CellInfo]) -> pd.DataFrame:
     pandas.DataFrame
         Columns ``cell, label, engine, seed, status, reason``. ``status`` is the stored
         status (``failed``, ``diverged``, ``skipped``), ``absent`` when no record exists,
-        or ``success`` for a run a time budget stopped before its last epoch.
+        or :data:`STOPPED_EARLY` for a successful run a time budget stopped before its last
+        epoch (it still counts in the numbers).
     """
     rows = []
     runs = loaded.runs
@@ -345,8 +386,9 @@ def find_gaps(loaded: LoadedResults, cells: Sequence[CellInfo]) -> pd.DataFrame:
                     rows.append(
                         base
                         | {
-                            "status": "success",
-                            "reason": f"stopped early after {run['epochs_completed']:.0f} of "
+                            "status": STOPPED_EARLY,
+                            "reason": "success, but stopped early after "
+                            f"{run['epochs_completed']:.0f} of "
                             f"{run['epochs_planned']:.0f} epochs (time budget)",
                         }
                     )
@@ -445,7 +487,7 @@ def comparison_table(comparison: pd.DataFrame) -> Table:
                 )
             ],
             "Verdict": [
-                verdict or note or GAP
+                "; ".join(part for part in (verdict, note) if part) or GAP
                 for verdict, note in zip(comparison["verdict"], comparison["note"], strict=True)
             ],
         }
@@ -459,7 +501,7 @@ def comparison_table(comparison: pd.DataFrame) -> Table:
         "Keras on the same seed, mean ± sd over pairs; seed spread: the larger of the two "
         "engines' standard deviations of accuracy over seeds; beyond seed spread when "
         "|mean difference| exceeds it. Same start: pairs with the same split, initial weights "
-        "and batch order (stored digests).",
+        "and (when both ran as many epochs) batch order, by their stored digests.",
         data=data,
         display=display,
     )
@@ -480,7 +522,8 @@ def gaps_table(gaps: pd.DataFrame) -> Table:
         name="gaps",
         title="Gaps: runs missing, failed, diverged, skipped or cut short",
         caption="Runs a cell expects (its engines x the seeds any of its runs used) that "
-        "did not succeed, with the stored error; these are left out of every number.",
+        "did not succeed, with the stored error; these are left out of every number. Runs "
+        "stopped early by the time budget succeeded and count, with fewer epochs.",
         data=gaps.drop(columns=["cell"]) if not gaps.empty else gaps,
         display=display,
     )

@@ -16,6 +16,7 @@ from reports.tables import (
     WITHIN_SPREAD,
     engine_comparison,
     engine_statistics,
+    find_gaps,
     paired_seeds,
     seed_table_accuracy_time,
     seed_table_per_class,
@@ -187,3 +188,41 @@ def test_same_start_counts_pairs_whose_digests_agree(quick, quick_subset_path, t
     statistics = engine_statistics(loaded, cells)
     changed = engine_comparison(statistics, paired_seeds(loaded, cells), cells)
     assert list(changed["same_start_pairs"]) == [2, 2]
+
+
+def test_a_run_stopped_early_is_timed_over_the_epochs_both_completed(quick_subset_path, tmp_path):
+    lines = quick_subset_path.read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in lines]
+    scratch, keras = (
+        next(
+            r
+            for r in records
+            if (r["architecture"], r["engine"], r["seed"]) == ("cnn1_3", engine, 0)
+        )
+        for engine in ("scratch", "keras")
+    )
+    # what the runner stores when the time budget ends a run after 4 of 10 epochs
+    for key in ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "elapsed_seconds"):
+        scratch["curves"][key] = scratch["curves"][key][:4]
+    scratch["training"]["epochs_completed"] = 4
+    scratch["training"]["stopped_early"] = "time_budget"
+    scratch["training"]["batch_order_sha256"] = "f" * 64  # fewer batches seen
+    scratch["timings"]["train_seconds"] = scratch["curves"]["elapsed_seconds"][-1]
+    path = tmp_path / "results.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8")
+
+    loaded = load_results([path])
+    cells = describe_cells(loaded)
+    statistics = engine_statistics(loaded, cells)
+    pairs = paired_seeds(loaded, cells)
+    pair = pairs[(pairs["model"] == "cnn1_3") & (pairs["seed"] == 0)].iloc[0]
+    expected = scratch["curves"]["elapsed_seconds"][3] / keras["curves"]["elapsed_seconds"][3]
+    np.testing.assert_allclose(pair["train_time_ratio"], expected, rtol=1e-12, atol=0)
+    assert pair["common_epochs"] == 4 and not pair["equal_epochs"]
+    assert pair["same_start"]  # batch order is not compared across unequal epochs
+    comparison = engine_comparison(statistics, pairs, cells)
+    note = comparison[comparison["model"] == "cnn1_3"].iloc[0]["note"]
+    assert note.startswith("1 of 3 pairs stopped early (time budget)")
+    gaps = find_gaps(loaded, cells)
+    assert list(gaps["status"]) == ["stopped early"]
+    assert gaps.iloc[0]["reason"] == "success, but stopped early after 4 of 10 epochs (time budget)"
