@@ -140,6 +140,12 @@ def run(args: argparse.Namespace) -> int:
             f"{matrix.run_count(runner.cells)} runs -> {options.results_path}",
             file=sys.stderr,
         )
+        if options.results_path.exists() and not args.resume:
+            print(
+                f"note: {options.results_path} exists; new records are appended to it "
+                "(add --resume to skip the runs it already holds)",
+                file=sys.stderr,
+            )
     previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         summary = runner.run()
