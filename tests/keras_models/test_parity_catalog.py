@@ -1,8 +1,9 @@
 """SPEC "Parity with Keras" for every catalog architecture at its own input shape.
 
-Fast tier: transfer, float32/float64 forward and gradients for all 13 (the thesis-sized
-vgg_b/vgg_c on 8x8x3 images: the same layers, smaller maps), 50 SGD + 50 Adam steps for
-the two smallest nets. Slow tier: vgg_b/vgg_c at 32x32x3 and the 50-step training for all.
+Fast tier: transfer, float32/float64 forward and gradients for the nine cheaper nets, 50
+SGD + 50 Adam steps for the two smallest. Slow tier (``-m slow``): the same for lenet5,
+vgg12_32, vgg_b and vgg_c (the thesis-sized nets also on 8x8x3 images: same layers, smaller
+maps), and the 50-step training for the other eleven. ``cnnbench validate`` runs all of it.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from .conftest import REFERENCE_SHAPES, random_batches
 pytestmark = pytest.mark.keras
 
 BIG = ("vgg_b", "vgg_c")
+SLOW_FORWARD = ("lenet5", "vgg12_32", *BIG)
 FAST_TRAINING = ("densenet2_20", "convnet1_3")
 
 
