@@ -691,6 +691,9 @@ def plot_speed_ratios(pairs: pd.DataFrame, settings: PlotSettings) -> Figure | N
     ratios = frame["train_time_ratio"].to_numpy(dtype=float)
     if ratios.max() / max(ratios.min(), 1e-12) > 20:
         axis.set_yscale("log")
+        axis.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        axis.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        axis.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
     axis.set_xlabel("architecture")
     axis.set_ylabel("train time scratch / Keras")
     axis.set_title("scratch/Keras training time (above 1: Keras is faster)", fontsize=9)
