@@ -128,6 +128,13 @@ def _configure_backend_threads(backend: str, threads: int, settings: ThreadSetti
 
         torch.set_num_threads(threads)
         settings.keras_intra_op_threads = torch.get_num_threads()
+    elif backend == "jax" and threads == 1 and "jax" not in sys.modules:
+        # XLA's CPU client has no thread-count setting, but it can be made single-threaded.
+        flags = os.environ.get("XLA_FLAGS", "")
+        os.environ["XLA_FLAGS"] = (
+            f"{flags} --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+        ).strip()
+        settings.keras_intra_op_threads = 1
     else:
         settings.notes.append(
             f"Keras backend {backend!r}: thread count set through environment variables only"
