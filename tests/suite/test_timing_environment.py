@@ -96,3 +96,18 @@ def test_environment_block_describes_machine_and_libraries():
     assert block["device"] == "cpu" and block["gpu"] is None
     assert block["keras_backend"] == "jax" and block["threads"] == 2
     json.dumps(block)  # plain JSON types only
+
+
+def test_jax_backend_is_made_single_threaded_without_importing_it():
+    out = run_python(
+        """
+        import json, os, sys
+        os.environ.pop("XLA_FLAGS", None)
+        from suite import timing
+        settings = timing.configure_threads(1, "jax", configure_keras_backend=True)
+        print(json.dumps({"flags": os.environ["XLA_FLAGS"], "jax": "jax" in sys.modules,
+                          "intra": settings.keras_intra_op_threads}))
+        """
+    )
+    assert "--xla_cpu_multi_thread_eigen=false" in out["flags"]
+    assert out["jax"] is False and out["intra"] == 1
