@@ -8,9 +8,10 @@ Everything is derived from the results store alone (``docs/results-schema.md``):
 
 or ``cnnbench report results/quick --out report/quick``. Modules, in the order the data
 flows: ``loading`` (records and a flat runs table), ``cells`` (what each cell expects),
-``tables`` (statistics, comparison, gaps, the seed documents' tables), ``summary``
-(sentences), ``plots`` (seaborn figures), ``formatting`` and ``html_page`` (Markdown,
-CSV, HTML), ``build`` (writes the folder), ``command`` (the CLI). See ``docs/reports.md``.
+``statistics`` (over seeds, the paired comparison, gaps), ``tables`` (display tables and
+the seed documents' table forms), ``summary`` (sentences), ``plots`` (seaborn figures),
+``formatting`` and ``html_page`` (Markdown, CSV, HTML), ``build`` (writes the folder),
+``command`` (the CLI). See ``docs/reports.md``.
 """
 
 from __future__ import annotations

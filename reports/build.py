@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -29,18 +29,23 @@ from reports.cells import CellInfo, describe_cells
 from reports.formatting import GAP, Table, to_markdown, write_table
 from reports.html_page import PageSection, PlotEntry, render_page
 from reports.loading import LoadedResults, load_results
+from reports.statistics import (
+    engine_comparison,
+    engine_statistics,
+    find_gaps,
+    paired_seeds,
+)
 from reports.summary import Summary, build_summary
 from reports.tables import (
     comparison_table,
-    engine_comparison,
-    engine_statistics,
     engine_table,
-    find_gaps,
     gaps_table,
-    paired_seeds,
     seed_table_accuracy_time,
     seed_table_per_class,
 )
+
+if TYPE_CHECKING:  # plotting libraries load only when a report is drawn
+    from reports.plots import PlotSettings
 
 HTML_FILE_NAME = "report.html"
 MARKDOWN_FILE_NAME = "report.md"
@@ -88,7 +93,7 @@ def _draw(
     caption: str,
     draw: Callable[[], Any],
     empty_reason: str,
-    settings: Any,
+    settings: PlotSettings,
 ) -> PlotEntry:
     entry = PlotEntry(name=name, title=title, caption=caption)
     try:
@@ -149,7 +154,7 @@ def _environment_table(loaded: LoadedResults) -> Table:
     )
 
 
-def _cell_plots(loaded: LoadedResults, info: CellInfo, settings: Any) -> list[PlotEntry]:
+def _cell_plots(loaded: LoadedResults, info: CellInfo, settings: PlotSettings) -> list[PlotEntry]:
     from reports import plots
 
     stem = slug(info.cell)
@@ -215,7 +220,7 @@ def _meta_lines(loaded: LoadedResults, cells: Sequence[CellInfo]) -> list[str]:
 def build_report(
     paths: Iterable[str | os.PathLike[str]],
     out_dir: str | os.PathLike[str],
-    settings: Any = None,
+    settings: PlotSettings | None = None,
     title: str = "cnnbench report: scratch_cnn vs Keras",
 ) -> ReportFiles:
     """Read results files and write the HTML page, Markdown, CSV and PNG files.

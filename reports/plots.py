@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 
 from reports.cells import CellInfo, all_engines
 from reports.loading import LoadedResults
-from reports.tables import class_names_of, successful_records
+from reports.statistics import class_names_of, successful_records
 
 #: engine -> colour, the same in every figure
 ENGINE_PALETTE = {"scratch": "#1f77b4", "keras": "#ff7f0e"}
@@ -526,7 +526,9 @@ def plot_first_layer_filters(
 # Across cells
 
 
-def plot_accuracy_vs_time(loaded: LoadedResults, cells: Sequence[CellInfo], settings: PlotSettings):
+def plot_accuracy_vs_time(
+    loaded: LoadedResults, cells: Sequence[CellInfo], settings: PlotSettings
+) -> Figure | None:
     """Test accuracy vs training time, one point per run; engine as hue, architecture as marker.
 
     Parameters

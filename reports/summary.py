@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from reports.tables import BEYOND_SPREAD, NO_SPREAD, STOPPED_EARLY, WITHIN_SPREAD
+from reports.statistics import BEYOND_SPREAD, NO_SPREAD, STOPPED_EARLY, WITHIN_SPREAD
 
 
 @dataclass

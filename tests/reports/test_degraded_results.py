@@ -10,7 +10,7 @@ import pytest
 from reports.build import build_report
 from reports.cells import describe_cells
 from reports.loading import load_results
-from reports.tables import engine_comparison, engine_statistics, find_gaps, paired_seeds
+from reports.statistics import engine_comparison, engine_statistics, find_gaps, paired_seeds
 
 
 def _tables(path):

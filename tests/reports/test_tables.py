@@ -11,16 +11,15 @@ import pytest
 
 from reports.cells import describe_cells
 from reports.loading import load_results
-from reports.tables import (
+from reports.statistics import (
     BEYOND_SPREAD,
     WITHIN_SPREAD,
     engine_comparison,
     engine_statistics,
     find_gaps,
     paired_seeds,
-    seed_table_accuracy_time,
-    seed_table_per_class,
 )
+from reports.tables import seed_table_accuracy_time, seed_table_per_class
 
 
 def _by_cell_engine(records):
