@@ -47,16 +47,16 @@ def test_only_pattern_matching_nothing_exits_2(tmp_path, capsys):
     assert "no cell" in capsys.readouterr().err
 
 
-def run_cli(*args: str, **kwargs) -> subprocess.Popen:
+def run_cli(*args: str, capture: bool = True) -> subprocess.Popen:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    stream = subprocess.PIPE if capture else subprocess.DEVNULL
     return subprocess.Popen(
         [sys.executable, "-m", "suite.cli", "run", *args],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=stream,
+        stderr=stream,
         text=True,
-        **kwargs,
     )
 
 
@@ -79,7 +79,9 @@ def test_real_engines_agree_and_a_killed_run_resumes_without_loss_or_repeat(tmp_
     matrix_path.write_text(SMALL)
     out = tmp_path / "out"
     results = out / "results.jsonl"
-    process = run_cli(str(matrix_path), "--out", str(out), "--threads", "1", "--quiet")
+    process = run_cli(
+        str(matrix_path), "--out", str(out), "--threads", "1", "--quiet", capture=False
+    )
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and process.poll() is None:
         if results.exists() and len(ResultsStore(results).read().records) >= 3:
