@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     # TensorFlow's C++ start-up chatter (CPU features, absent CUDA drivers) would bury the
     # progress bars; its Python errors still surface. An explicit setting wins.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from suite.runner import MatrixRunner, RunOptions
+    from suite.runner import DeviceUnavailableError, MatrixRunner, RunOptions
 
     if args.threads is not None and args.threads < 1:
         print(f"cnnbench run: --threads is {args.threads}; expected 1 or more", file=sys.stderr)
@@ -149,6 +149,9 @@ def run(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         summary = runner.run()
+    except DeviceUnavailableError as error:
+        print(f"cnnbench run: {error}", file=sys.stderr)
+        return 2
     finally:
         signal.signal(signal.SIGTERM, previous)
     counts = ", ".join(f"{count} {status}" for status, count in sorted(summary.stored.items()))

@@ -245,16 +245,16 @@ class ScratchEngine:
         """Wait for queued device work (CuPy) before a clock is read."""
         model.device.synchronize()
 
-    def reset_peak_device_memory(self) -> None:
-        """Release CuPy's cached blocks so the pool's size afterwards is this run's peak."""
-        if self.device == "gpu" and "cupy" in sys.modules:
-            sys.modules["cupy"].get_default_memory_pool().free_all_blocks()
+    def reset_peak_device_memory(self, model: Any) -> None:
+        """Start a new GPU peak-memory measurement on the model's device."""
+        reset = getattr(model.device, "reset_peak_memory", None)
+        if reset is not None:
+            reset()
 
-    def peak_device_memory_bytes(self) -> int | None:
-        """Bytes CuPy's pool holds (it keeps its high-water mark); None on the CPU."""
-        if self.device != "gpu" or "cupy" not in sys.modules:
-            return None
-        return int(sys.modules["cupy"].get_default_memory_pool().total_bytes())
+    def peak_device_memory_bytes(self, model: Any) -> int | None:
+        """Peak bytes in use on the GPU during the run (the engine tracks it); None on CPU."""
+        peak = getattr(model.device, "peak_memory_bytes", None)
+        return None if peak is None else int(peak)
 
     def fit_epoch(
         self, model: Any, x: np.ndarray, y: np.ndarray, batch_size: int
@@ -317,7 +317,7 @@ class KerasEngine:
     def synchronize(self, model: Any) -> None:
         """Keras calls return host values, which already waits for the device."""
 
-    def reset_peak_device_memory(self) -> None:
+    def reset_peak_device_memory(self, model: Any) -> None:
         """Reset TensorFlow's GPU peak-memory counter (other backends: nothing)."""
         if self.device == "gpu" and "tensorflow" in sys.modules:
             try:
@@ -325,7 +325,7 @@ class KerasEngine:
             except (ValueError, RuntimeError):  # no GPU visible to TensorFlow
                 pass
 
-    def peak_device_memory_bytes(self) -> int | None:
+    def peak_device_memory_bytes(self, model: Any) -> int | None:
         """TensorFlow's GPU peak since the reset; None on the CPU or other backends."""
         if self.device != "gpu" or "tensorflow" not in sys.modules:
             return None
@@ -491,11 +491,11 @@ def train_one(
     """
     settings = cell.settings
     peak_scope = "run" if reset_peak_rss() else "process"
-    engine.reset_peak_device_memory()
     model = engine.build(cell, data, seed)
     if initial_weights is not None:
         engine.set_weights(model, initial_weights)
     start_digest = weights_digest(engine.get_weights(model))
+    engine.reset_peak_device_memory(model)
 
     def synchronize() -> None:
         engine.synchronize(model)
@@ -605,7 +605,7 @@ def train_one(
         "data_preparation_seconds": preparation_seconds,
         "peak_rss_bytes": peak_rss_bytes(),
         "peak_rss_scope": peak_scope,
-        "peak_gpu_bytes": engine.peak_device_memory_bytes(),
+        "peak_gpu_bytes": engine.peak_device_memory_bytes(model),
     }
     result["curves"] = curves
     result["training"] = {
@@ -623,6 +623,34 @@ def train_one(
 
 # ---------------------------------------------------------------------------------------
 # The matrix loop.
+
+
+class DeviceUnavailableError(RuntimeError):
+    """``--device gpu`` on a machine where an engine cannot reach a GPU."""
+
+
+def _check_gpu(engines: set[str], keras_backend: str | None) -> None:
+    """Refuse a GPU run that would quietly train on the CPU (its timings would mislead)."""
+    problems = []
+    if "scratch" in engines:
+        try:
+            import cupy
+
+            cupy.cuda.runtime.getDeviceCount()
+        except Exception as error:  # ImportError, or a CUDA runtime error
+            problems.append(
+                f"scratch_cnn needs CuPy with a CUDA device ({type(error).__name__}: {error}); "
+                "install the gpu extra (pip install 'cnnbench[gpu]')"
+            )
+    if "keras" in engines and (keras_backend or "tensorflow") == "tensorflow":
+        import tensorflow as tf
+
+        if not tf.config.list_physical_devices("GPU"):
+            problems.append("TensorFlow sees no GPU (check the CUDA build and drivers)")
+    if problems:
+        raise DeviceUnavailableError(
+            "--device gpu cannot run here: " + "; ".join(problems) + ". Use --device cpu."
+        )
 
 
 def _failure_text(error: BaseException) -> str:
@@ -682,6 +710,8 @@ class MatrixRunner:
         )
         for note in self.thread_settings.notes:
             self._say(f"note: {note}")
+        if self.options.device == "gpu":
+            _check_gpu(used, self.thread_settings.keras_backend)
         self.environment = environment_block(
             self.thread_settings, self.options.device, self.options.keras_backend
         )

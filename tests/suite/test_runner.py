@@ -237,3 +237,16 @@ def test_epoch_arrays_follow_the_shared_batch_order(isolated):
     np.testing.assert_array_equal(y0.argmax(1), data.dataset.labels[order0])
     _, _, unshuffled = data.epoch_arrays(0, 3, shuffle=False)
     np.testing.assert_array_equal(unshuffled, data.split.train)
+
+
+def test_gpu_run_without_a_gpu_is_refused_before_anything_runs(isolated):
+    try:
+        import cupy  # noqa: F401
+
+        pytest.skip("CuPy is installed: this machine may have a GPU")
+    except ImportError:
+        pass
+    text = MATRIX.replace('engines = ["scratch", "keras"]', 'engines = ["scratch"]')
+    with pytest.raises(runner.DeviceUnavailableError, match="scratch_cnn needs CuPy"):
+        make_runner(isolated, text=text, device="gpu").run()
+    assert not (isolated / "out" / "results.jsonl").exists()
