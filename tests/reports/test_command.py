@@ -5,16 +5,21 @@ from __future__ import annotations
 from suite.cli import main
 
 
-def test_report_command_writes_the_page_and_prints_its_path(fixtures_dir, tmp_path, capsys):
+def test_report_command_reports_a_torn_file_and_prints_the_page_path(
+    fixtures_dir, tmp_path, capsys
+):
     out = tmp_path / "report"
-    code = main(
-        ["report", str(fixtures_dir / "missing_engine.jsonl"), "--out", str(out), "--dpi", "20"]
-    )
-    printed = capsys.readouterr().out
+    arguments = ["report", str(fixtures_dir / "torn_last_line.jsonl"), "--out", str(out)]
+    code = main([*arguments, "--dpi", "20"])
+    captured = capsys.readouterr()
     assert code == 0
-    assert (out / "report.html").is_file()
-    assert printed.strip().endswith(f"report: {out / 'report.html'}")
-    assert "2 expected runs are gaps (2 absent)" in printed
+    assert "last line 5 skipped" in captured.err
+    assert captured.out.strip().endswith(f"report: {out / 'report.html'}")
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "last line 5 skipped" in html
+    assert "could not be used; see Reading problems" in html
+    plots = sorted(path.stem for path in (out / "plots").glob("*.png"))
+    assert html.count("data:image/png;base64,") == len(plots) == 7
 
 
 def test_report_command_exits_2_naming_an_absent_file(tmp_path, capsys):
