@@ -12,9 +12,10 @@ For every cell (data set x architecture) and seed the runner
    (seed, epoch) and both engines receive the same pre-ordered, pre-scaled float arrays
    with their own shuffling off, so data preparation stays outside the clock;
 4. times a warm-up (one prediction batch: kernels, thread pools, the Keras predict graph),
-   each epoch on its own (the first one, where Keras traces and compiles its train
-   function, reported apart from the steady state), and the test-set inference;
-   validation is evaluated after each epoch outside the clock, for both engines;
+   each epoch's batch loop with the engine's own clock (the first epoch, where Keras
+   traces and compiles its train function, reported apart from the steady state), and
+   the second of two passes of test-set inference; validation is evaluated after each
+   epoch outside the clock, for both engines;
 5. computes the test metrics with :mod:`suite.metrics` from each engine's probabilities
    and appends one record (``docs/results-schema.md``) to the results store at once.
 
