@@ -340,38 +340,12 @@ def _as_name_list(value: Any) -> list[str] | None:
     return None
 
 
-#: SPEC's data set table, used only while ``datasets`` offers no ``info``/``DATASET_INFO``
-_SPEC_DATASET_SHAPES = {
-    "digits8x8": DatasetShape((8, 8, 1), 10),
-    "mnist": DatasetShape((28, 28, 1), 10),
-    "svhn": DatasetShape((32, 32, 3), 10),
-    "cifar10": DatasetShape((32, 32, 3), 10),
-}
-
-
 def default_dataset_lookup(name: str) -> DatasetShape:
-    """Shape of a data set from ``datasets.info`` (no file is read)."""
+    """Shape of a data set from ``datasets.info`` (only ``idx:PATH`` reads its files)."""
     import datasets
 
-    info_function = getattr(datasets, "info", None)
-    if info_function is not None:
-        info = info_function(name)
-    elif hasattr(datasets, "DATASET_INFO"):
-        info = datasets.DATASET_INFO[name]
-    elif name in _SPEC_DATASET_SHAPES:
-        return _SPEC_DATASET_SHAPES[name]
-    elif name.startswith("idx:"):  # a custom folder: its header tells the shape
-        loaded = datasets.load_dataset(name, download=False)
-        return DatasetShape(tuple(loaded.images.shape[1:]), loaded.num_classes)
-    else:
-        raise KeyError(
-            f"no data set named {name!r}; known: {', '.join(_SPEC_DATASET_SHAPES)}, or idx:PATH"
-        )
-    input_shape = getattr(info, "input_shape", None)
-    num_classes = getattr(info, "num_classes", None)
-    if input_shape is None and isinstance(info, dict):
-        input_shape, num_classes = info["input_shape"], info["num_classes"]
-    return DatasetShape(tuple(int(size) for size in input_shape), int(num_classes))
+    info = datasets.info(name)
+    return DatasetShape(tuple(int(size) for size in info.input_shape), int(info.num_classes))
 
 
 def default_architecture_names() -> list[str]:
@@ -532,7 +506,7 @@ def parse_matrix(
         if name not in dataset_shapes:
             try:
                 dataset_shapes[name] = dataset_lookup(name)
-            except (KeyError, ValueError, LookupError) as error:
+            except (LookupError, ValueError, OSError) as error:  # unknown key, absent folder
                 detail = str(error).strip("'\"")
                 report(experiment, "datasets", f"unknown data set {name!r}: {detail}", name)
                 dataset_shapes[name] = None

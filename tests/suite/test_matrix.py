@@ -206,3 +206,17 @@ def test_real_catalog_rejects_architectures_that_do_not_fit(tmp_path):
     messages = [problem.message for problem in caught.value.problems]
     assert any("numpy_cnn does not fit digits8x8" in message for message in messages)
     assert any("learning_rate is -1.0" in message for message in messages)
+
+
+def test_real_data_set_lookup_reports_unknown_and_absent_data_sets(tmp_path):
+    text = f"""
+    [[experiment]]
+    datasets = ["imagenet", "idx:{tmp_path / "nowhere"}", "mnist"]
+    architectures = ["cnn1_3"]
+    """
+    with pytest.raises(matrix.MatrixError) as caught:
+        matrix.load_matrix(write(tmp_path, text))
+    messages = [problem.message for problem in caught.value.problems]
+    assert len(messages) == 2
+    assert "unknown data set 'imagenet'" in messages[0]
+    assert "nowhere" in messages[1]
