@@ -9,6 +9,7 @@ under ``KERAS_BACKEND`` tensorflow, jax or torch alike.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -90,7 +91,17 @@ def keras_optimizer(hp: Hyperparameters) -> Any:
     )
 
 
-def keras_layer(spec: LayerSpec, *, dtype: str, seed: int | None) -> Any:
+def _layer_name(spec: LayerSpec, used: dict[str, int]) -> str:
+    """Per-model names as Keras gives a fresh model (``dense``, ``dense_1``...) and as
+    scratch_cnn does, instead of Keras's process-wide counters: the records of two runs
+    name the same weights alike."""
+    base = re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", spec.class_name).lower().replace("2_d", "2d")
+    count = used.get(base, 0)
+    used[base] = count + 1
+    return base if count == 0 else f"{base}_{count}"
+
+
+def keras_layer(spec: LayerSpec, *, dtype: str, seed: int | None, name: str | None = None) -> Any:
     """One Keras layer from a resolved catalog layer spec.
 
     Parameters
@@ -101,6 +112,8 @@ def keras_layer(spec: LayerSpec, *, dtype: str, seed: int | None) -> Any:
         The layer's dtype (weights and computation).
     seed : int, optional
         Seeds the kernel initializer (or the dropout mask).
+    name : str, optional
+        The layer's name.
 
     Returns
     -------
@@ -117,7 +130,7 @@ def keras_layer(spec: LayerSpec, *, dtype: str, seed: int | None) -> Any:
     elif spec.class_name == "Dropout":
         options["seed"] = seed
     layer_class = getattr(keras.layers, spec.class_name)
-    return layer_class(dtype=dtype, **options)
+    return layer_class(dtype=dtype, name=name, **options)
 
 
 def build_keras_model(
@@ -154,9 +167,11 @@ def build_keras_model(
     import keras
 
     layers = [keras.Input(shape=tuple(input_shape), dtype=dtype)]
+    used: dict[str, int] = {}
     for index, spec in enumerate(specs):
         layer_seed = None if seed is None else int(seed) * 1000 + index
-        layers.append(keras_layer(spec, dtype=dtype, seed=layer_seed))
+        layer = keras_layer(spec, dtype=dtype, seed=layer_seed, name=_layer_name(spec, used))
+        layers.append(layer)
     model = keras.Sequential(layers, name=name)
     if compile_model:
         model.compile(

@@ -155,8 +155,13 @@ class Architecture:
         return any(spec.class_name == "Dropout" for spec in self.layers)
 
     def describe(self) -> str:
-        """The layers in one line."""
-        return " ".join(spec.describe() for spec in self.layers)
+        """The layers in one line (Dropout shown with the default rate)."""
+        return " ".join(
+            f"Dropout({self.defaults.dropout:g})"
+            if spec.class_name == "Dropout"
+            else spec.describe()
+            for spec in self.layers
+        )
 
 
 # -- layer template helpers ---------------------------------------------------------------

@@ -163,7 +163,8 @@ def test_scratch_builds_match_the_thesis_parameter_counts(name, shape, count) ->
 
 @pytest.mark.parametrize("name", SPEC_ORDER)
 def test_scratch_build_is_compiled_deterministic_and_classifies(name: str) -> None:
-    shape = (28, 28, 1) if name != "vgg_c" else (8, 8, 3)
+    # the thesis-sized nets on small images: the same layers, a fraction of the weights
+    shape = (8, 8, 3) if name in ("vgg_b", "vgg_c") else (28, 28, 1)
     first = catalog.build(name, "scratch", shape, 7, seed=3)
     second = catalog.build(name, "scratch", shape, 7, seed=3)
     for a, b in zip(first.get_weights(), second.get_weights(), strict=True):

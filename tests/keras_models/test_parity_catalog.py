@@ -73,11 +73,20 @@ def _check_forward_and_gradients(keras: Any, name: str, shape: tuple[int, ...]) 
     assert worst[1] <= GRADIENT_BOUND, worst
 
 
-@pytest.mark.parametrize("name", [name for name in catalog.architecture_names() if name not in BIG])
+@pytest.mark.parametrize(
+    "name", [name for name in catalog.architecture_names() if name not in SLOW_FORWARD]
+)
 def test_forward_and_gradients_match_keras(keras: Any, name: str) -> None:
     _check_forward_and_gradients(keras, name, _shape(name))
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ("lenet5", "vgg12_32"))
+def test_forward_and_gradients_match_keras_slow(keras: Any, name: str) -> None:
+    _check_forward_and_gradients(keras, name, _shape(name))
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("name", BIG)
 def test_forward_and_gradients_match_keras_for_big_nets_on_small_images(keras, name) -> None:
     _check_forward_and_gradients(keras, name, (8, 8, 3))
