@@ -135,9 +135,10 @@ def build_summary(
         )
         if len(beyond):
             text += " (" + ", ".join(f"{r.dataset} / {r.model}" for r in beyond.itertuples()) + ")"
-        text += f"; within it in {len(within)}"
+        if len(within):
+            text += f"; within it in {len(within)}"
         if len(unknown):
-            text += f"; {len(unknown)} with one seed cannot tell"
+            text += f"; {len(unknown)} with one seed per engine, where the spread is unknown"
         summary.headline.append(text + ".")
     summary.per_cell = [_cell_sentence(row) for _, row in comparison.iterrows()]
     stopped = gaps[gaps["status"] == STOPPED_EARLY]

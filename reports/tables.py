@@ -83,10 +83,16 @@ def engine_table(statistics: pd.DataFrame) -> Table:
 def comparison_table(comparison: pd.DataFrame) -> Table:
     """Per architecture (and data set): speed ratio scratch/Keras and accuracy difference."""
     ranges = []
-    for low, high in zip(
-        comparison["train_time_ratio_min"], comparison["train_time_ratio_max"], strict=True
+    for low, high, pairs in zip(
+        comparison["train_time_ratio_min"],
+        comparison["train_time_ratio_max"],
+        comparison["paired_seeds"],
+        strict=True,
     ):
-        ranges.append(GAP if math.isnan(low) else f"{low:.3g}x to {high:.3g}x")
+        if math.isnan(low):
+            ranges.append(GAP)
+        else:
+            ranges.append(f"{low:.3g}x to {high:.3g}x" if pairs > 1 else "1 seed")
     display = pd.DataFrame(
         {
             "Data set": comparison["dataset"],
