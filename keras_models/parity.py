@@ -268,8 +268,24 @@ def float32_representable_betas(optimizer_config: dict[str, Any]) -> dict[str, A
     return {**optimizer_config, "config": config}
 
 
+def saturated_target_count(keras_model: Any, batch: Batch) -> int:
+    """How many of a batch's target probabilities are below Keras's clip value 1e-7.
+
+    There the cross-entropy's clip is active: scratch_cnn (like Keras's jax and torch
+    backends) gives those samples zero gradient, while Keras's TensorFlow backend computes
+    a softmax output's loss from its logits without clipping, so gradients and training
+    steps cannot agree under that backend (docs/parity.md).
+    """
+    probabilities = keras_forward(keras_model, batch.x)
+    target_probabilities = np.sum(probabilities * batch.y, axis=-1)
+    return int(np.count_nonzero(target_probabilities < 1e-7))
+
+
 def training_relative_differences(
-    keras_model: Any, batches: Sequence[Batch], optimizer_config: dict[str, Any]
+    keras_model: Any,
+    batches: Sequence[Batch],
+    optimizer_config: dict[str, Any],
+    saturated_counts: list[int] | None = None,
 ) -> list[tuple[str, float]]:
     """Train a copy in each engine on the same batches; compare the weights at the end.
 
@@ -282,6 +298,9 @@ def training_relative_differences(
     optimizer_config : dict
         Keras form, e.g. ``{"class_name": "Adam", "config": {"learning_rate": 1e-3}}``;
         Adam's betas are rounded to float32 (:func:`float32_representable_betas`).
+    saturated_counts : list, optional
+        When given, receives :func:`saturated_target_count` of Keras's model before each
+        step (what explains a mismatch under the TensorFlow backend).
 
     Returns
     -------
@@ -301,6 +320,8 @@ def training_relative_differences(
     )
     twin = to_scratch(trained)  # same weights, same optimizer settings, fresh state
     for batch in batches:
+        if saturated_counts is not None:
+            saturated_counts.append(saturated_target_count(trained, batch))
         trained.train_on_batch(batch.x, batch.y)
         twin.train_on_batch(batch.x, batch.y)
     errors = relative_differences(twin.get_weights(), trained.get_weights())
@@ -322,6 +343,7 @@ __all__ = [
     "layerwise_forward_differences",
     "one_hot",
     "relative_differences",
+    "saturated_target_count",
     "to_numpy",
     "training_relative_differences",
     "weight_names",

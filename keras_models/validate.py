@@ -68,6 +68,8 @@ class ParityRecord:
     sgd_per_weight: list[tuple[str, float]] = field(default_factory=list)
     adam_per_weight: list[tuple[str, float]] = field(default_factory=list)
     saturated_targets: int = 0
+    saturated_during_sgd: list[int] = field(default_factory=list)
+    saturated_during_adam: list[int] = field(default_factory=list)
     error: str = ""
     seconds: float = 0.0
 
@@ -219,18 +221,10 @@ def _float64_forward(scratch_model: Any, x: np.ndarray) -> float:
 
 
 def count_saturated_targets(keras_model: Any, batch: Any) -> int:
-    """How many of a batch's target probabilities are below Keras's clip value 1e-7.
+    """See :func:`keras_models.parity.saturated_target_count`."""
+    from keras_models.parity import saturated_target_count
 
-    There the cross-entropy's clip is active: scratch_cnn (like Keras's jax and torch
-    backends) gives those samples zero gradient, while Keras's TensorFlow backend computes
-    a softmax output's loss from its logits without clipping, so gradients and training
-    steps cannot agree under that backend.
-    """
-    from keras_models.parity import keras_forward
-
-    probabilities = keras_forward(keras_model, batch.x)
-    target_probabilities = np.sum(probabilities * batch.y, axis=-1)
-    return int(np.count_nonzero(target_probabilities < 1e-7))
+    return saturated_target_count(keras_model, batch)
 
 
 def validate_keras_model(
@@ -302,8 +296,12 @@ def validate_keras_model(
         with keras_floatx("float64"):
             plain64 = as_float64(plain)
             batches64 = [batch.astype("float64") for batch in batches]
-            record.sgd_per_weight = training_relative_differences(plain64, batches64, sgd)
-            record.adam_per_weight = training_relative_differences(plain64, batches64, adam)
+            record.sgd_per_weight = training_relative_differences(
+                plain64, batches64, sgd, record.saturated_during_sgd
+            )
+            record.adam_per_weight = training_relative_differences(
+                plain64, batches64, adam, record.saturated_during_adam
+            )
         record.sgd_relative = max((e for _, e in record.sgd_per_weight), default=0.0)
         record.adam_relative = max((e for _, e in record.adam_per_weight), default=0.0)
     except Exception as error:  # one failing model must not hide the others' figures
@@ -398,6 +396,29 @@ def _figure(value: float, bound: float) -> str:
     return f"{value:.1e}{mark}"
 
 
+def _saturation_note(record: ParityRecord, backend: str) -> str:
+    """A sentence when target probabilities fell below Keras's 1e-7 clip, else ''."""
+    parts = []
+    if record.saturated_targets:
+        parts.append(f"{record.saturated_targets} of {record.batch_size} at the start")
+    for optimizer, counts in (("SGD", record.saturated_during_sgd),
+                              ("Adam", record.saturated_during_adam)):  # fmt: skip
+        steps = [step for step, count in enumerate(counts) if count]
+        if steps:
+            total = sum(counts)
+            parts.append(f"{total} during the {optimizer} steps (from step {steps[0] + 1})")
+    if not parts:
+        return ""
+    note = f"- {record.name}: target probabilities below 1e-7: " + ", ".join(parts)
+    if backend == "tensorflow":
+        note += (
+            "; Keras's TensorFlow backend takes a softmax output's cross-entropy from its "
+            "logits without the 1e-7 clip that scratch_cnn and the other backends apply, so "
+            "gradients and steps differ from there on (docs/parity.md)"
+        )
+    return note
+
+
 def markdown_table(records: Sequence[ParityRecord], backend: str) -> str:
     """The validate table as Markdown (what is printed and written to ``.md``)."""
     from keras_models.parity import FORWARD_BOUND, GRADIENT_BOUND, TRAINING_BOUND
@@ -428,18 +449,8 @@ def markdown_table(records: Sequence[ParityRecord], backend: str) -> str:
     errors = [f"- {r.name}: {r.error}" for r in records if r.error]
     if errors:
         lines += ["", "Errors:", *errors]
-    saturated = [
-        f"- {r.name}: {r.saturated_targets} of {r.batch_size} target probabilities are below "
-        "1e-7 at the start, where Keras clips the cross-entropy"
-        + (
-            "; the TensorFlow backend computes a softmax output's loss from its logits "
-            "without that clip, so gradients and steps differ there (docs/parity.md)"
-            if backend == "tensorflow"
-            else ""
-        )
-        for r in records
-        if r.saturated_targets
-    ]
+    saturated = [_saturation_note(record, backend) for record in records]
+    saturated = [note for note in saturated if note]
     if saturated:
         lines += ["", "Notes:", *saturated]
     return "\n".join(lines) + "\n"
