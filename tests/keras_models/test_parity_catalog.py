@@ -112,13 +112,19 @@ def _check_training(keras: Any, name: str, steps: int = 50) -> None:
     with keras_floatx("float64"):
         plain64 = as_float64(plain)
         batches64 = [batch.astype("float64") for batch in batches]
+        saturated: list[int] = []
         differences = {
-            name: training_relative_differences(plain64, batches64, optimizer)
+            name: training_relative_differences(plain64, batches64, optimizer, saturated)
             for name, optimizer in (
                 ("SGD", {"class_name": "SGD", "config": {"learning_rate": sgd_rate}}),
                 ("Adam", {"class_name": "Adam", "config": adam}),
             )
         }
+    if keras.backend.backend() == "tensorflow" and any(saturated):
+        pytest.xfail(
+            f"{sum(saturated)} target probabilities fell below 1e-7 during the steps; Keras's "
+            "TensorFlow backend then skips the cross-entropy clip (docs/parity.md)"
+        )
     for optimizer, per_weight in differences.items():
         worst = max(per_weight, key=lambda item: item[1])
         assert worst[1] <= TRAINING_BOUND, (optimizer, worst)
