@@ -52,6 +52,21 @@ def _xfail_where_tensorflow_skips_the_clip(keras: Any, model: Any, batch: Any) -
         )
 
 
+def _uses_tanh(name: str) -> bool:
+    return any(spec.options.get("activation") == "tanh" for spec in catalog.layer_specs(name, 10))
+
+
+def _xfail_where_backend_tanh_is_inexact(keras: Any) -> None:
+    """JAX's float64 tanh on the CPU is accurate to ~1e-8 (docs/parity.md)."""
+    from keras_models.parity import to_numpy
+
+    with keras_floatx("float64"):
+        points = np.linspace(-3.0, 3.0, 601)
+        error = float(np.max(np.abs(to_numpy(keras.activations.tanh(points)) - np.tanh(points))))
+    if error > 1e-12:
+        pytest.xfail(f"the {keras.backend.backend()} backend's float64 tanh is off by {error:.1e}")
+
+
 def _check_forward_and_gradients(keras: Any, name: str, shape: tuple[int, ...]) -> None:
     batch = random_batches(shape, 2, 1, seed=1)[0]
     model = catalog.build(name, "keras", shape, 10, seed=4)
@@ -64,6 +79,8 @@ def _check_forward_and_gradients(keras: Any, name: str, shape: tuple[int, ...]) 
         twin64 = to_scratch(model64)
         assert twin64.dtype == "float64"
         difference64 = forward_difference(model64, twin64, batch.x.astype(np.float64))
+    if difference64 > FORWARD_BOUND["float64"] and _uses_tanh(name):
+        _xfail_where_backend_tanh_is_inexact(keras)
     assert difference64 <= FORWARD_BOUND["float64"]
     plain = without_dropout(model)
     _xfail_where_tensorflow_skips_the_clip(keras, plain, batch)
