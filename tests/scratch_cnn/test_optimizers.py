@@ -57,3 +57,29 @@ def test_optimizer_config_round_trip():
 def test_bad_learning_rate():
     with pytest.raises(ValueError, match="learning_rate must be a positive number"):
         SGD(learning_rate=-1.0)
+
+
+def test_adam_step_size_rounds_betas_to_the_weights_dtype():
+    # Keras: alpha = lr * sqrt(1 - cast(b2, dtype)**t) / (1 - cast(b1, dtype)**t), in dtype.
+    adam = Adam(1e-3)
+    b1, b2 = np.float32(0.9), np.float32(0.999)
+    expected = np.float32(1e-3) * np.sqrt(np.float32(1) - b2) / (np.float32(1) - b1)
+    assert adam.step_size(1, "float32") == float(expected)
+    # 0.999 in float32 is 0.99900001287: the first step is 6.4e-6 smaller than the formula's
+    assert adam.step_size(1, "float32") / adam.step_size(1, "float64") - 1 == pytest.approx(
+        -6.4e-6, abs=1e-6
+    )
+    assert adam.step_size(1, "float64") == pytest.approx(1e-3 * np.sqrt(1e-3) / 0.1, rel=1e-14)
+
+
+@pytest.mark.keras
+def test_adam_float32_steps_match_keras_bit_for_bit(rng):
+    keras = pytest.importorskip("keras")
+    start = rng.normal(size=(4, 3)).astype("float32")
+    gradients = [rng.normal(size=(4, 3)).astype("float32") for _ in range(3)]
+    variable = keras.Variable(start.copy())
+    optimizer = keras.optimizers.Adam(1e-3)
+    for gradient in gradients:
+        optimizer.apply_gradients([(keras.ops.convert_to_tensor(gradient), variable)])
+    ours = run(Adam(1e-3), gradients, start.copy())
+    np.testing.assert_allclose(ours, keras.ops.convert_to_numpy(variable), rtol=2e-7, atol=0)
