@@ -147,7 +147,10 @@ class Adam(Optimizer):
     def apply(self, slots: list[tuple[Any, dict[str, Array], dict[str, Array], str]]) -> None:
         if slots:
             _, params, _, name = slots[0]
-            self._alpha = self.step_size(self.iterations + 1, np.dtype(params[name].dtype))
+            weight = params[name]
+            xp = get_array_module(weight)
+            dtype = "float32" if weight.dtype == xp.float32 else "float64"
+            self._alpha = self.step_size(self.iterations + 1, dtype)
         super().apply(slots)
 
     def step_size(self, step: int, dtype: np.dtype | str = "float64") -> float:

@@ -39,9 +39,14 @@ def linear_backward(dy: Array, x: Array, y: Array) -> Array:
 def sigmoid_forward(x: Array) -> Array:
     """Logistic function, written so that no branch can overflow ``exp``."""
     xp = get_array_module(x)
-    e = xp.exp(-xp.abs(x))  # in (0, 1]: never overflows
-    one = xp.asarray(1.0, dtype=x.dtype)
-    return xp.where(x >= 0, one / (one + e), e / (one + e))
+    # 1 / (1 + e^-x) for x >= 0 and e^x / (1 + e^x) for x < 0, without a select (``where``
+    # is several times slower than arithmetic on unpredictable masks): the numerator
+    # exp(min(x, 0)) is 1 or e^x, the denominator 1 + exp(-|x|). Both exps lie in (0, 1].
+    denominator = xp.exp(-xp.abs(x))
+    denominator += 1.0
+    y = xp.exp(xp.minimum(x, xp.asarray(0.0, dtype=x.dtype)))
+    y /= denominator
+    return y
 
 
 def sigmoid_backward(dy: Array, x: Array, y: Array) -> Array:
@@ -68,20 +73,30 @@ def relu_forward(x: Array) -> Array:
 def relu_backward(dy: Array, x: Array, y: Array) -> Array:
     """``dx = dy`` where ``x > 0`` else 0 (TensorFlow's choice of 0 at the kink)."""
     xp = get_array_module(dy)
-    return xp.where(y > 0, dy, xp.asarray(0.0, dtype=dy.dtype))
+    # A 0/1 mask times dy: six times faster than ``where`` on NumPy.
+    dx = xp.astype(y > 0, dy.dtype)
+    dx *= dy
+    return dx
 
 
 def elu_forward(x: Array) -> Array:
     """``y = x`` for ``x > 0`` else ``exp(x) - 1`` (alpha = 1, Keras's default)."""
     xp = get_array_module(x)
-    negative_part = xp.expm1(xp.minimum(x, xp.asarray(0.0, dtype=x.dtype)))
-    return xp.where(x > 0, x, negative_part)
+    zero = xp.asarray(0.0, dtype=x.dtype)
+    # max(x, 0) + expm1(min(x, 0)): one term is exactly 0 for every x (expm1(0) == 0).
+    y = xp.expm1(xp.minimum(x, zero))
+    y += xp.maximum(x, zero)
+    return y
 
 
 def elu_backward(dy: Array, x: Array, y: Array) -> Array:
     """``dx = dy`` for ``x > 0`` else ``dy * (y + 1)``."""
     xp = get_array_module(dy)
-    return xp.where(x > 0, dy, dy * (y + 1.0))
+    # y > 0 exactly where x > 0, so min(y, 0) + 1 is 1 there and y + 1 = e^x elsewhere.
+    dx = xp.minimum(y, xp.asarray(0.0, dtype=y.dtype))
+    dx += 1.0
+    dx *= dy
+    return dx
 
 
 def softmax_forward(x: Array) -> Array:
