@@ -17,6 +17,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from scratch_cnn.backend import get_array_module
+from scratch_cnn.host_memory import retain_freed_memory
 from scratch_cnn.input_checks import (
     DivergenceError,
     InputValidationError,
@@ -114,6 +115,13 @@ def _check_batch_size(batch_size: int) -> int:
     return int(batch_size)
 
 
+def _use_warm_host_memory(model: Sequential) -> None:
+    # NumPy temporaries are large and short-lived: keep freed pages for the next step
+    # (scratch_cnn.host_memory explains why; process-wide, once).
+    if model.device.name == "cpu":
+        retain_freed_memory()
+
+
 def fit(
     model: Sequential,
     x: Any,
@@ -167,6 +175,7 @@ def fit(
     batch_size = _check_batch_size(batch_size)
     x = check_features(x, model.input_shape, allow_integer=preprocess is not None)
     model._ensure_built(x)
+    _use_warm_host_memory(model)
     num_samples = x.shape[0]
     targets = stage(model, prepare_targets(y, num_samples, model.num_classes).astype(model.dtype))
     x = stage(model, x)
@@ -249,6 +258,7 @@ def predict(
     batch_size = _check_batch_size(batch_size)
     x = check_features(x, model.input_shape, allow_integer=preprocess is not None)
     model._ensure_built(x)
+    _use_warm_host_memory(model)
     result = np.empty((x.shape[0], *model.output_shape), dtype=model.dtype)
     data = stage(model, x)
     for index in tqdm(
@@ -279,6 +289,7 @@ def evaluate(
     batch_size = _check_batch_size(batch_size)
     x = check_features(x, model.input_shape, allow_integer=preprocess is not None)
     model._ensure_built(x)
+    _use_warm_host_memory(model)
     targets = stage(model, prepare_targets(y, x.shape[0], model.num_classes).astype(model.dtype))
     data = stage(model, x)
     loss_sum, correct = 0.0, 0

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from scratch_cnn.host_memory import release_freed_memory, retain_freed_memory
 from suite import metrics as metrics_module
 from suite.environment import environment_block
 from suite.matrix import Cell, Matrix
@@ -491,6 +492,11 @@ def train_one(
         ``first_layer_filters``.
     """
     settings = cell.settings
+    # Both engines run under the same host-allocator policy (freed memory kept for reuse,
+    # scratch_cnn.host_memory); what earlier runs retained is handed back first, so that
+    # this run's peak RSS counts only what it uses.
+    retain_freed_memory()
+    release_freed_memory()
     peak_scope = "run" if reset_peak_rss() else "process"
     model = engine.build(cell, data, seed)
     if initial_weights is not None:

@@ -10,7 +10,8 @@ turns the JSON into the table (``python -m tests.benchmarks.summarize`` style sc
 ``python tests/benchmarks/summarize.py .benchmarks/ops.json``).
 
 Conv shapes are the conv layers of ``lenet5`` and ``vgg12_32`` on 32x32x3 inputs (SVHN /
-CIFAR-10, where the seed documents ran them).
+CIFAR-10, where the seed documents ran them). Both engines use the library defaults for
+threads (OpenBLAS and TensorFlow's intra-op pool: all cores); ``extra_info`` records them.
 """
 
 from __future__ import annotations
@@ -21,6 +22,11 @@ import pytest
 from scratch_cnn.functional.activations import relu_backward, relu_forward
 from scratch_cnn.functional.convolution import conv2d_backward, conv2d_forward
 from scratch_cnn.functional.pooling import max_pool2d_backward, max_pool2d_forward
+from scratch_cnn.host_memory import retain_freed_memory
+
+# The allocator policy that scratch_cnn's fit/predict switch on (process-wide, so the
+# TensorFlow ops below run under it too).
+retain_freed_memory()
 
 BATCH = 128
 ROUNDS = 10
@@ -57,6 +63,9 @@ def conv_flops(layer):
 
 
 def record(benchmark, flops):
+    from threadpoolctl import threadpool_info
+
+    benchmark.extra_info["blas_threads"] = [pool["num_threads"] for pool in threadpool_info()]
     benchmark.extra_info["flops"] = flops
     benchmark.extra_info["gflops_per_s"] = flops / benchmark.stats.stats.median / 1e9
 
