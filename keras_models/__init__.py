@@ -19,6 +19,7 @@ from typing import Any
 _LAZY = {
     "to_scratch": "keras_models.transfer",
     "to_keras": "keras_models.transfer",
+    "scratch_crossentropy": "keras_models.transfer",
     "UnsupportedKerasFeatureError": "keras_models.transfer",
     "build_keras_model": "keras_models.builders",
 }

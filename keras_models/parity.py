@@ -243,7 +243,9 @@ def gradient_relative_errors(
     """
     expected = keras_gradients(keras_model, batch)
     if scratch_model.loss is None:  # the loss is all compute_gradients needs from compile
-        scratch_model.compile(optimizer="sgd", loss="categorical_crossentropy")
+        from keras_models.transfer import scratch_crossentropy
+
+        scratch_model.compile(optimizer="sgd", loss=scratch_crossentropy())
     actual = scratch_model.compute_gradients(batch.x, batch.y)
     errors = relative_differences(actual, expected)
     return list(zip(weight_names(keras_model), errors, strict=True))

@@ -245,13 +245,44 @@ def scratch_optimizer_from_keras(keras_optimizer: Any) -> Any:
     )
 
 
-def _scratch_loss_from_keras(loss: Any) -> Any:
+#: Keras backends whose softmax output carries its logits into categorical cross-entropy,
+#: which then skips the 1e-7 clip (docs/parity.md).
+BACKENDS_WITH_SOFTMAX_LOGITS = frozenset({"tensorflow"})
+
+
+def scratch_crossentropy(backend: str | None = None, from_logits: bool = False) -> Any:
+    """The scratch_cnn cross-entropy that computes what Keras computes on ``backend``.
+
+    Parameters
+    ----------
+    backend : str, optional
+        ``"tensorflow"``, ``"jax"`` or ``"torch"``; Keras's active backend when omitted
+        (which imports Keras).
+    from_logits : bool
+        Keras's own ``from_logits`` option.
+
+    Returns
+    -------
+    scratch_cnn.losses.CategoricalCrossentropy
+        With ``softmax_logits=True`` on the TensorFlow backend, where a softmax output's
+        loss is taken from its logits without the clip; clipping elsewhere.
+    """
     import scratch_cnn as sc
 
-    if loss is None:
-        return "categorical_crossentropy"
+    if backend is None:
+        import keras
+
+        backend = keras.backend.backend()
+    return sc.losses.CategoricalCrossentropy(
+        from_logits=from_logits, softmax_logits=backend in BACKENDS_WITH_SOFTMAX_LOGITS
+    )
+
+
+def _scratch_loss_from_keras(loss: Any) -> Any:
+    if loss is None or loss == "categorical_crossentropy":
+        return scratch_crossentropy()
     if isinstance(loss, str):
-        if loss in ("categorical_crossentropy", "mse", "mean_squared_error"):
+        if loss in ("mse", "mean_squared_error"):
             return loss
         raise _fail("the model's loss", "name", loss, "categorical_crossentropy, mse")
     class_name = type(loss).__name__
@@ -259,7 +290,7 @@ def _scratch_loss_from_keras(loss: Any) -> Any:
         config = loss.get_config()
         if config.get("label_smoothing") or config.get("axis", -1) != -1:
             raise _fail("the model's loss", "option", config, "label_smoothing=0, axis=-1")
-        return sc.losses.CategoricalCrossentropy(from_logits=bool(config.get("from_logits")))
+        return scratch_crossentropy(from_logits=bool(config.get("from_logits")))
     if class_name == "MeanSquaredError":
         return "mse"
     raise _fail("the model's loss", "class", class_name, "CategoricalCrossentropy, MSE")

@@ -412,10 +412,12 @@ def _saturation_note(record: ParityRecord, backend: str) -> str:
     note = f"- {record.name}: target probabilities below 1e-7: " + ", ".join(parts)
     if backend == "tensorflow":
         note += (
-            "; Keras's TensorFlow backend takes a softmax output's cross-entropy from its "
-            "logits without the 1e-7 clip that scratch_cnn and the other backends apply, so "
-            "gradients and steps differ from there on (docs/parity.md)"
+            "; there the TensorFlow backend takes a softmax output's cross-entropy from its "
+            "logits without the 1e-7 clip, and the scratch twin does the same "
+            "(CategoricalCrossentropy(softmax_logits=True), docs/parity.md)"
         )
+    else:
+        note += "; there both engines clip (zero gradient for those samples)"
     return note
 
 

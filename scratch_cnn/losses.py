@@ -37,13 +37,21 @@ class CategoricalCrossentropy(Loss):
     ----------
     from_logits : bool
         Treat the model output as logits (no clipping, log-softmax computed stably).
+    softmax_logits : bool
+        For a model that ends in a softmax, take the loss from the softmax's input (its
+        logits) without the clip, as Keras's TensorFlow backend does (its softmax output
+        carries its logits and ``categorical_crossentropy`` uses them). The two agree
+        unless a target probability is below 1e-7, where the clip zeroes that sample's
+        gradient and the logits form does not. Keras's jax and torch backends clip, as
+        the default here does (docs/parity.md).
     """
 
     class_name = "CategoricalCrossentropy"
     name = "categorical_crossentropy"
 
-    def __init__(self, from_logits: bool = False) -> None:
+    def __init__(self, from_logits: bool = False, softmax_logits: bool = False) -> None:
         self.from_logits = bool(from_logits)
+        self.softmax_logits = bool(softmax_logits) and not self.from_logits
         self.fused_with_softmax = not self.from_logits
 
     def __call__(self, y_true: Array, y_pred: Array) -> tuple[Array, Array]:
@@ -51,13 +59,38 @@ class CategoricalCrossentropy(Loss):
             return F.categorical_crossentropy_from_logits(y_true, y_pred)
         return F.categorical_crossentropy_from_probabilities(y_true, y_pred)
 
-    def fused(self, y_true: Array, probabilities: Array) -> tuple[Array, Array]:
-        """Loss of softmax outputs and its gradient w.r.t. the softmax input."""
+    def fused(
+        self, y_true: Array, probabilities: Array, logits: Array | None = None
+    ) -> tuple[Array, Array]:
+        """Loss of softmax outputs and its gradient w.r.t. the softmax input.
+
+        Parameters
+        ----------
+        y_true : array (N, C)
+        probabilities : array (N, C)
+            The softmax output.
+        logits : array (N, C), optional
+            The softmax input; required when ``softmax_logits`` is set.
+
+        Returns
+        -------
+        loss : 0-d array
+        grad_logits : array (N, C)
+        """
+        if self.softmax_logits:
+            if logits is None:
+                raise RuntimeError(
+                    "softmax_logits=True needs the softmax's input; the model keeps it when "
+                    "compiled with this loss."
+                )
+            return F.categorical_crossentropy_from_logits(y_true, logits)
         return F.categorical_crossentropy_from_softmax(y_true, probabilities)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config["config"]["from_logits"] = self.from_logits
+        if self.softmax_logits:  # not a Keras option: only written when set
+            config["config"]["softmax_logits"] = True
         return config
 
 
@@ -87,9 +120,12 @@ def get_loss(identifier: str | dict | Loss) -> Loss:
         return identifier
     if isinstance(identifier, dict):
         name = identifier.get("class_name", "")
-        from_logits = bool(identifier.get("config", {}).get("from_logits", False))
+        config = identifier.get("config", {})
+        from_logits = bool(config.get("from_logits", False))
         if name == "CategoricalCrossentropy":
-            return CategoricalCrossentropy(from_logits=from_logits)
+            return CategoricalCrossentropy(
+                from_logits=from_logits, softmax_logits=bool(config.get("softmax_logits", False))
+            )
         if name == "MeanSquaredError":
             return MeanSquaredError()
         raise ValueError(f"unsupported loss config {identifier!r}.")

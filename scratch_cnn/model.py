@@ -181,6 +181,12 @@ class Sequential:
         """
         self.optimizer = get_optimizer(optimizer)
         self.loss = get_loss(loss)
+        logits_loss = self._fused_softmax() and getattr(self.loss, "softmax_logits", False)
+        for layer in self.layers:
+            if hasattr(layer, "keep_preactivation"):
+                layer.keep_preactivation = False
+        if logits_loss:
+            self.layers[-1].keep_preactivation = True
         self.metrics = [m for m in (metrics or []) if m is not None]
         unknown = [m for m in self.metrics if m not in ("accuracy", "acc")]
         if unknown:
@@ -192,6 +198,18 @@ class Sequential:
             last.activation is ACTIVATIONS["softmax"]
         )
         return bool(ends_in_softmax and self.loss is not None and self.loss.fused_with_softmax)
+
+    def output_loss(self, y_true: Array, output: Array) -> tuple[Array, Array]:
+        """Loss of the last forward pass's ``output`` and its gradient (no regularization).
+
+        With a softmax output and cross-entropy the gradient is w.r.t. the softmax's input
+        (the fused form), otherwise w.r.t. ``output``.
+        """
+        if self.loss is None:
+            raise RuntimeError("call compile(...) before computing a loss.")
+        if self._fused_softmax():
+            return self.loss.fused(y_true, output, self.layers[-1].preactivation)
+        return self.loss(y_true, output)
 
     # -- passes ----------------------------------------------------------------------------
     def forward(self, x: Array, training: bool = False) -> Array:
@@ -209,10 +227,7 @@ class Sequential:
         if self.loss is None:
             raise RuntimeError("call compile(...) before training.")
         fused = self._fused_softmax()
-        if fused:
-            loss, grad = self.loss.fused(y_true, output)
-        else:
-            loss, grad = self.loss(y_true, output)
+        loss, grad = self.output_loss(y_true, output)
         for index in range(len(self.layers) - 1, -1, -1):
             layer = self.layers[index]
             need = self._needs_input_grad[index]

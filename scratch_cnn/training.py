@@ -298,7 +298,7 @@ def evaluate(
     ):
         output = model.forward(model._device_batch(take_batch(data, index), preprocess))
         yb = take_batch(targets, index)
-        loss, _ = model.loss(yb, output)
+        loss, _ = model.output_loss(yb, output)
         loss_sum += float(loss) * int(yb.shape[0])
         correct += int(count_correct(output, yb))
     penalty = sum(float(layer.regularization_loss()) for layer in model.layers)

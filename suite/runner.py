@@ -225,14 +225,18 @@ class ScratchEngine:
     name = "scratch"
     needs_keras_backend = False
 
-    def __init__(self, device: str) -> None:
+    def __init__(self, device: str, keras_backend: str | None = None) -> None:
         self.device = device
+        #: The Keras backend of the comparison: the scratch model's cross-entropy computes
+        #: what Keras computes there (keras_models.transfer.scratch_crossentropy).
+        self.keras_backend = keras_backend or os.environ.get("KERAS_BACKEND", "tensorflow")
 
     def build(self, cell: Cell, data: PreparedData, seed: int) -> Any:
         """The cell's architecture as a compiled scratch model, initialised from ``seed``."""
+        from keras_models.transfer import scratch_crossentropy
         from suite import catalog
 
-        return catalog.build(
+        model = catalog.build(
             cell.architecture,
             "scratch",
             data.input_shape,
@@ -242,6 +246,12 @@ class ScratchEngine:
             device=self.device,
             **cell.overrides(),
         )
+        model.compile(model.optimizer, scratch_crossentropy(self.keras_backend), ["accuracy"])
+        return model
+
+    def crossentropy_form(self, model: Any) -> str:
+        """``"logits"`` or ``"clipped"``: how a saturated softmax's loss is computed."""
+        return "logits" if getattr(model.loss, "softmax_logits", False) else "clipped"
 
     def synchronize(self, model: Any) -> None:
         """Wait for queued device work (CuPy) before a clock is read."""
@@ -296,6 +306,14 @@ class KerasEngine:
 
     def __init__(self, device: str) -> None:
         self.device = device
+
+    def crossentropy_form(self, model: Any) -> str:
+        """``"logits"`` or ``"clipped"``: how a saturated softmax's loss is computed."""
+        import keras
+
+        from keras_models.transfer import BACKENDS_WITH_SOFTMAX_LOGITS
+
+        return "logits" if keras.backend.backend() in BACKENDS_WITH_SOFTMAX_LOGITS else "clipped"
 
     def build(self, cell: Cell, data: PreparedData, seed: int) -> Any:
         """The cell's architecture as a compiled Keras model, initialised from ``seed``."""
@@ -622,6 +640,8 @@ def train_one(
         "initial_weights_sha256": start_digest,
         "batch_order_sha256": order_digest.hexdigest(),
         "same_init": initial_weights is not None,
+        # how a softmax output's cross-entropy treats target probabilities below 1e-7
+        "softmax_crossentropy": getattr(engine, "crossentropy_form", lambda _: None)(model),
         "parameters": int(sum(weight.size for weight in final_weights)),
     }
     result["first_layer_filters"] = first_layer_filters(final_weights)
@@ -691,7 +711,7 @@ class MatrixRunner:
         self.cells = matrix.select(list(options.only))
         self.store = ResultsStore(options.results_path)
         self.engines = engines or {
-            "scratch": ScratchEngine(options.device),
+            "scratch": ScratchEngine(options.device, options.keras_backend),
             "keras": KerasEngine(options.device),
         }
         self.data = DataCache(options.data_dir, options.download)

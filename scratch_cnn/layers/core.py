@@ -105,10 +105,17 @@ class Activation(Layer):
         self.activation = get_activation(activation)
         self._input: Array | None = None
         self._output: Array | None = None
+        #: Keep the input after forward (see WeightedLayer.keep_preactivation).
+        self.keep_preactivation = False
+
+    @property
+    def preactivation(self) -> Array | None:
+        """The input of the last forward pass, where it was kept."""
+        return self._input
 
     def forward(self, x: Array, training: bool = False) -> Array:
         y = self.activation.forward(x)
-        self._input = x if self.activation.needs_input else None
+        self._input = x if self.activation.needs_input or self.keep_preactivation else None
         self._output = y
         return y
 

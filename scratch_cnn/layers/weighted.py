@@ -39,6 +39,14 @@ class WeightedLayer(Layer):
         self.weight_names = ("kernel", "bias") if self.use_bias else ("kernel",)
         self._activation_input: Array | None = None
         self._activation_output: Array | None = None
+        #: Keep the activation's input after forward (the model sets it on a softmax output
+        #: layer whose loss is taken from the logits).
+        self.keep_preactivation = False
+
+    @property
+    def preactivation(self) -> Array | None:
+        """The activation's input of the last forward pass, where it was kept."""
+        return self._activation_input
 
     def kernel_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         """Shape of the kernel for an input sample shape."""
@@ -67,7 +75,8 @@ class WeightedLayer(Layer):
     def forward(self, x: Array, training: bool = False) -> Array:
         z = self.linear_forward(x)
         y = self.activation.forward(z)
-        self._activation_input = z if self.activation.needs_input else None
+        keep = self.activation.needs_input or self.keep_preactivation
+        self._activation_input = z if keep else None
         self._activation_output = y
         return y
 

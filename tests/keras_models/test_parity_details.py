@@ -43,12 +43,9 @@ def test_crossentropy_clips_probabilities_at_1e_7_like_keras(keras: Any) -> None
     np.testing.assert_allclose(keras_loss, expected, rtol=1e-6, atol=0)
 
 
-def test_saturated_softmax_loss_and_gradient_follow_keras_clipping(keras: Any) -> None:
-    if keras.backend.backend() == "tensorflow":
-        pytest.skip(
-            "the TensorFlow backend computes cross-entropy of a softmax output from its "
-            "logits, without clipping (docs/parity.md); run with KERAS_BACKEND=jax or torch"
-        )
+def test_saturated_softmax_loss_and_gradient_match_keras_on_its_backend(keras: Any) -> None:
+    # A target probability below 1e-7: jax/torch clip it (zero gradient for that sample),
+    # TensorFlow takes the loss from the logits; to_scratch picks the backend's form.
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, activation="softmax")])
     model.set_weights([np.array([[30.0, 0.0, -10.0], [1.0, 2.0, 3.0]], "f4"), np.zeros(3, "f4")])
     model.compile(
@@ -61,6 +58,29 @@ def test_saturated_softmax_loss_and_gradient_follow_keras_clipping(keras: Any) -
     np.testing.assert_allclose(twin.evaluate(x, y)[0], keras_loss, rtol=1e-6)
     errors = gradient_relative_errors(model, twin, Batch(x, y))
     assert max(error for _, error in errors) < 1e-4
+    assert twin.loss.softmax_logits == (keras.backend.backend() == "tensorflow")
+
+
+def test_the_two_crossentropy_forms_differ_only_when_a_target_is_clipped() -> None:
+    import scratch_cnn as sc
+
+    def loss_and_gradients(softmax_logits: bool, scale: float) -> tuple[float, list]:
+        model = sc.Sequential([sc.Input((2,)), sc.Dense(3, activation="softmax")], seed=0)
+        model.set_weights([np.array([[30.0, 0.0, -10.0], [1.0, 2.0, 3.0]]) * scale, np.zeros(3)])
+        model.compile("sgd", sc.losses.CategoricalCrossentropy(softmax_logits=softmax_logits))
+        x = np.array([[1.0, 0.0], [0.5, 0.1]], "f4")
+        y = np.array([[0, 0, 1], [0, 1, 0]], "f4")
+        return model.evaluate(x, y)[0], model.compute_gradients(x, y)
+
+    clipped, clipped_grads = loss_and_gradients(False, 1.0)  # first sample: p(target) = e^-40
+    logits, logits_grads = loss_and_gradients(True, 1.0)
+    assert logits > clipped + 10  # -log(e^-40) = 40 vs -log(1e-7) = 16.1 for that sample
+    assert not np.allclose(clipped_grads[0], logits_grads[0])
+    clipped, clipped_grads = loss_and_gradients(False, 0.1)  # every target p above 1e-7
+    logits, logits_grads = loss_and_gradients(True, 0.1)
+    np.testing.assert_allclose(logits, clipped, rtol=1e-5)
+    for a, b in zip(clipped_grads, logits_grads, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
 # -- Adam's epsilon -----------------------------------------------------------------------
