@@ -70,6 +70,7 @@ class ParityRecord:
     saturated_targets: int = 0
     saturated_during_sgd: list[int] = field(default_factory=list)
     saturated_during_adam: list[int] = field(default_factory=list)
+    keras_float64_output: str = "float64"
     error: str = ""
     seconds: float = 0.0
 
@@ -206,18 +207,25 @@ def _check_transfer(keras_model: Any) -> tuple[Any, str]:
     return scratch_model, "; ".join(problems)
 
 
-def _float64_forward(scratch_model: Any, x: np.ndarray) -> float:
-    """Forward difference with both engines in float64 (Keras's floatx set to float64)."""
+def _float64_forward(scratch_model: Any, x: np.ndarray) -> tuple[float, str]:
+    """Forward difference with both engines in float64 (Keras's floatx set to float64).
+
+    Returns
+    -------
+    (float, str)
+        The largest difference, and the dtype of Keras's output (which should be float64).
+    """
     import scratch_cnn as sc
     from keras_models.builders import keras_floatx
-    from keras_models.parity import forward_difference
+    from keras_models.parity import forward_difference, to_numpy
     from keras_models.transfer import to_keras
 
     with keras_floatx("float64"):
         twin64 = sc.Sequential.from_config(scratch_model.get_config(), dtype="float64")
         twin64.set_weights([np.asarray(w, np.float64) for w in scratch_model.get_weights()])
         keras64 = to_keras(twin64, compile_model=False)
-        return forward_difference(keras64, twin64, x.astype(np.float64))
+        output_dtype = str(to_numpy(keras64(x[:1].astype(np.float64))).dtype)
+        return forward_difference(keras64, twin64, x.astype(np.float64)), output_dtype
 
 
 def count_saturated_targets(keras_model: Any, batch: Any) -> int:
@@ -287,7 +295,9 @@ def validate_keras_model(
         record.layer_forward_float32 = layerwise_forward_differences(
             keras_model, scratch_model, first.x
         )
-        record.forward_float64 = _float64_forward(scratch_model, first.x)
+        record.forward_float64, record.keras_float64_output = _float64_forward(
+            scratch_model, first.x
+        )
         plain = without_dropout(keras_model)
         record.gradient_per_weight = gradient_relative_errors(plain, to_scratch(plain), first)
         record.gradient_relative = max((e for _, e in record.gradient_per_weight), default=0.0)
@@ -421,6 +431,23 @@ def _saturation_note(record: ParityRecord, backend: str) -> str:
     return note
 
 
+def _float64_note(record: ParityRecord, backend: str) -> str:
+    """A sentence when Keras's float64 model did not compute in float64, else ''."""
+    if record.keras_float64_output in ("float64", ""):
+        return ""
+    note = (
+        f"- {record.name}: Keras's float64 model returned {record.keras_float64_output} "
+        "outputs, so the float64 forward row compares against a lower-precision result"
+    )
+    if backend == "jax":
+        note += (
+            " (Keras 3 on jax: `keras.ops.tanh` casts float64 input to "
+            "`dtypes.result_type('float64', float)`, which is float32 on that backend; "
+            "docs/parity.md)"
+        )
+    return note
+
+
 def markdown_table(records: Sequence[ParityRecord], backend: str) -> str:
     """The validate table as Markdown (what is printed and written to ``.md``)."""
     from keras_models.parity import FORWARD_BOUND, GRADIENT_BOUND, TRAINING_BOUND
@@ -452,6 +479,7 @@ def markdown_table(records: Sequence[ParityRecord], backend: str) -> str:
     if errors:
         lines += ["", "Errors:", *errors]
     saturated = [_saturation_note(record, backend) for record in records]
+    saturated += [_float64_note(record, backend) for record in records]
     saturated = [note for note in saturated if note]
     if saturated:
         lines += ["", "Notes:", *saturated]
