@@ -42,7 +42,7 @@ INITIALIZER_NAMES = (
 #: stand-in for the class count in a layer template; replaced by ``num_classes``
 NUM_CLASSES = "num_classes"
 #: ``build`` keyword arguments that are not hyperparameters
-BUILD_OPTIONS = ("seed", "dtype", "device", "compile", "name")
+BUILD_OPTIONS = ("seed", "dtype", "device", "compile", "name", "keras_backend")
 
 _RANDOM_NORMAL_PATTERN = re.compile(r"^random_normal\(\s*(?:stddev\s*=\s*)?([0-9.eE+-]+)\s*\)$")
 
@@ -713,7 +713,10 @@ def build(
     **overrides
         Hyperparameters (see :class:`Hyperparameters`; ``None`` keeps the default), and
         ``seed`` (weights and dropout), ``dtype`` ("float32"/"float64"), ``device``
-        (scratch only), ``compile`` (default True), ``name`` (the model's name).
+        (scratch only), ``compile`` (default True), ``name`` (the model's name),
+        ``keras_backend`` (scratch only: compile with the cross-entropy that Keras computes
+        on that backend, see :func:`keras_models.transfer.scratch_crossentropy`; the
+        clipped form when omitted).
         ``batch_size`` and ``epochs`` are accepted and validated but are the caller's to use.
 
     Returns
@@ -740,6 +743,11 @@ def build(
     dtype = options.get("dtype", "float32")
     compile_model = bool(options.get("compile", True))
     if engine == "keras":
+        if options.get("keras_backend") is not None:
+            raise ValueError(
+                "keras_backend applies to the scratch engine only; Keras uses the backend "
+                "it was imported with."
+            )
         if options.get("device") not in (None, "cpu"):
             raise ValueError(
                 f"device {options['device']!r} applies to the scratch engine only; Keras "
@@ -765,6 +773,7 @@ def build(
         dtype=dtype,
         device=options.get("device"),
         compile_model=compile_model,
+        keras_backend=options.get("keras_backend"),
     )
 
 
@@ -778,6 +787,7 @@ def build_scratch_model(
     dtype: str = "float32",
     device: Any = None,
     compile_model: bool = True,
+    keras_backend: str | None = None,
 ) -> Any:
     """Build a ``scratch_cnn.Sequential`` from resolved layer specs.
 
@@ -787,7 +797,7 @@ def build_scratch_model(
         From :func:`layer_specs`.
     input_shape : tuple of int
     hp : Hyperparameters
-    name, seed, dtype, device, compile_model
+    name, seed, dtype, device, compile_model, keras_backend
         As for :func:`build`.
 
     Returns
@@ -808,11 +818,12 @@ def build_scratch_model(
     model = sc.Sequential(layers, name=name, dtype=dtype, seed=seed, device=device)
     model.build()
     if compile_model:
-        model.compile(
-            optimizer=scratch_optimizer(hp),
-            loss="categorical_crossentropy",
-            metrics=["accuracy"],
-        )
+        loss: Any = "categorical_crossentropy"
+        if keras_backend is not None:
+            from keras_models.transfer import scratch_crossentropy
+
+            loss = scratch_crossentropy(keras_backend)
+        model.compile(optimizer=scratch_optimizer(hp), loss=loss, metrics=["accuracy"])
     return model
 
 

@@ -14,7 +14,7 @@ from functools import cache
 from importlib import metadata
 from typing import Any
 
-from suite.timing import ThreadSettings, default_thread_count
+from suite.timing import ThreadSettings, default_thread_count, keras_backend_name
 
 #: distributions whose versions are recorded (package metadata name -> record key)
 LIBRARIES = {
@@ -124,6 +124,6 @@ def environment_block(
     block.update(library_versions())
     block["device"] = device
     block["gpu"] = gpu_description() if device == "gpu" else None
-    block["keras_backend"] = keras_backend or os.environ.get("KERAS_BACKEND", "tensorflow")
+    block["keras_backend"] = keras_backend_name(keras_backend)
     block["thread_settings"] = thread_settings.as_dict() if thread_settings else None
     return block

@@ -57,6 +57,7 @@ from suite.timing import (
     Stopwatch,
     ThreadSettings,
     configure_threads,
+    keras_backend_name,
     peak_rss_bytes,
     reset_peak_rss,
 )
@@ -229,14 +230,13 @@ class ScratchEngine:
         self.device = device
         #: The Keras backend of the comparison: the scratch model's cross-entropy computes
         #: what Keras computes there (keras_models.transfer.scratch_crossentropy).
-        self.keras_backend = keras_backend or os.environ.get("KERAS_BACKEND", "tensorflow")
+        self.keras_backend = keras_backend_name(keras_backend)
 
     def build(self, cell: Cell, data: PreparedData, seed: int) -> Any:
         """The cell's architecture as a compiled scratch model, initialised from ``seed``."""
-        from keras_models.transfer import scratch_crossentropy
         from suite import catalog
 
-        model = catalog.build(
+        return catalog.build(
             cell.architecture,
             "scratch",
             data.input_shape,
@@ -244,10 +244,9 @@ class ScratchEngine:
             seed=seed,
             dtype=cell.settings["dtype"],
             device=self.device,
+            keras_backend=self.keras_backend,
             **cell.overrides(),
         )
-        model.compile(model.optimizer, scratch_crossentropy(self.keras_backend), ["accuracy"])
-        return model
 
     def crossentropy_form(self, model: Any) -> str:
         """``"logits"`` or ``"clipped"``: how a saturated softmax's loss is computed."""
@@ -449,9 +448,7 @@ def _base_record(cell: Cell, engine: str, seed: int, options: RunOptions, family
             "architecture": cell.architecture,
             "family": family,
             "engine": engine,
-            "keras_backend": (
-                options.keras_backend or os.environ.get("KERAS_BACKEND", "tensorflow")
-            )
+            "keras_backend": keras_backend_name(options.keras_backend)
             if engine == "keras"
             else None,
             "device": options.device,
@@ -825,7 +822,7 @@ class MatrixRunner:
 
     def _engine_label(self, name: str) -> str:
         if name == "keras":
-            backend = self.options.keras_backend or os.environ.get("KERAS_BACKEND", "tensorflow")
+            backend = keras_backend_name(self.options.keras_backend)
             return f"keras/{backend}/{self.options.device}"
         return f"scratch/{self.options.device}"
 

@@ -59,6 +59,21 @@ def default_thread_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def keras_backend_name(requested: str | None = None) -> str:
+    """The Keras backend a run uses: ``requested``, else ``$KERAS_BACKEND``, else tensorflow.
+
+    Parameters
+    ----------
+    requested : str, optional
+        ``--keras-backend`` as given.
+
+    Returns
+    -------
+    str
+    """
+    return requested or os.environ.get("KERAS_BACKEND", "tensorflow")
+
+
 def configure_threads(
     threads: int | None = None,
     keras_backend: str | None = None,
@@ -97,7 +112,7 @@ def configure_threads(
     _active_limits.append(threadpool_limits(limits=threads))
     settings.blas_threads = [pool["num_threads"] for pool in threadpool_info()]
 
-    backend = keras_backend or os.environ.get("KERAS_BACKEND", "tensorflow")
+    backend = keras_backend_name(keras_backend)
     if keras_backend is not None:
         if "keras" in sys.modules and os.environ.get("KERAS_BACKEND", "tensorflow") != backend:
             settings.notes.append(

@@ -192,3 +192,15 @@ def test_random_normal_std_reaches_the_weights() -> None:
     kernel = model.get_weights()[0]
     assert kernel.shape == (784, 300)
     assert abs(kernel.std() - 1.0) < 0.01  # N(0, 1) as seed 000's own nets
+
+
+def test_scratch_build_takes_the_crossentropy_of_a_keras_backend():
+    clipped = catalog.build("densenet2_20", "scratch", (8, 8, 1), 10, seed=0)
+    tensorflow = catalog.build(
+        "densenet2_20", "scratch", (8, 8, 1), 10, seed=0, keras_backend="tensorflow"
+    )
+    jax = catalog.build("densenet2_20", "scratch", (8, 8, 1), 10, seed=0, keras_backend="jax")
+    assert not clipped.loss.softmax_logits and not jax.loss.softmax_logits
+    assert tensorflow.loss.softmax_logits
+    with pytest.raises(ValueError, match="scratch engine only"):
+        catalog.build("densenet2_20", "keras", (8, 8, 1), 10, keras_backend="jax")

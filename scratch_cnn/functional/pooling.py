@@ -106,15 +106,17 @@ def max_pool2d_backward(grad_output: Array, cache: PoolCache) -> Array:
             (n, padded_h, padded_w, c), dtype=grad_output.dtype, device=grad_output.device
         )
     unclaimed = None  # outputs whose gradient no earlier offset has taken (ties)
-    for offset in range(ph * pw):
+    last = ph * pw - 1
+    for offset in range(last + 1):
         i, j = divmod(offset, pw)
         index = offset_slices(i, j, g.out_h, g.out_w, *cache.strides)
         wins = cache.padded[index] == cache.pooled
-        if unclaimed is None:
+        if offset == 0:
             unclaimed = ~wins
         else:
             wins &= unclaimed
-            unclaimed &= ~wins
+            if offset < last:  # after the last offset nothing is left to claim
+                unclaimed &= ~wins
         routed = xp.astype(wins, grad_output.dtype)
         routed *= grad_output
         if non_overlapping:

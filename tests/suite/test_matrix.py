@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from suite import matrix
+from suite import catalog, matrix
 
 GOOD = """
 name = "tiny"
@@ -161,21 +161,7 @@ def test_shipped_matrices_parse_with_known_settings(name, validator_hooks):
         "architecture_names": None,
         "shape_check": lambda *args: None,
     }
-    catalog_names = [
-        "densenet2_20",
-        "densenet4_300",
-        "dnn_128_128_64",
-        "convnet1_3",
-        "cnn1_3",
-        "cnn1_32",
-        "convkeras4_20",
-        "numpy_cnn",
-        "lenet2",
-        "lenet5",
-        "vgg12_32",
-        "vgg_b",
-        "vgg_c",
-    ]  # SPEC's catalog table
+    catalog_names = list(catalog.architecture_names())  # SPEC's catalog table
     hooks["architecture_names"] = catalog_names
     loaded = matrix.load_matrix(path, **hooks)
     assert loaded.cells and all(cell.engines == ["scratch", "keras"] for cell in loaded.cells)
