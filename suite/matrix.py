@@ -77,10 +77,20 @@ HARNESS_DEFAULTS: dict[str, Any] = {
     "shuffle": True,
 }
 
+#: how reports judge a cell's runs, with built-in defaults. Stored with each record (in
+#: its ``hyperparameters``) but never part of the run key or configuration hash: changing
+#: a reporting setting must not make stored runs look new.
+REPORTING_DEFAULTS: dict[str, Any] = {
+    # validation accuracy of the time-to-accuracy measure; None: a fraction of the best
+    # any engine reached in the cell (reports.time_to_accuracy)
+    "target_accuracy": None,
+}
+
 #: every setting a matrix may give, with its built-in default
 DEFAULT_SETTINGS: dict[str, Any] = {
     **dict.fromkeys(HYPERPARAMETER_KEYS),
     **HARNESS_DEFAULTS,
+    **REPORTING_DEFAULTS,
 }
 
 #: settings that say which runs happen rather than what a run computes
@@ -185,9 +195,13 @@ class Cell:
             key: self.settings[key] for key in HARNESS_DEFAULTS if key not in RUN_SELECTION_KEYS
         }
 
+    def reporting_settings(self) -> dict[str, Any]:
+        """How reports judge the cell's runs (kept out of :meth:`configuration`)."""
+        return {key: self.settings.get(key, REPORTING_DEFAULTS[key]) for key in REPORTING_DEFAULTS}
+
     def run_settings(self) -> dict[str, Any]:
-        """Resolved hyperparameters and harness settings in one flat dictionary."""
-        return {**self.hyperparameters, **self.harness_settings()}
+        """Resolved hyperparameters, harness and reporting settings in one flat dictionary."""
+        return {**self.hyperparameters, **self.harness_settings(), **self.reporting_settings()}
 
     def configuration(self) -> dict[str, Any]:
         """What defines a run of this cell apart from split, engine and seed (for the key)."""
@@ -312,6 +326,9 @@ def _type_problem(key: str, value: Any) -> str | None:
     elif key == "time_budget_seconds":
         if not number(value) or value <= 0:
             return f"time_budget_seconds is {value!r}; expected seconds > 0 (omit for none)"
+    elif key == "target_accuracy":
+        if not number(value) or not 0 < value <= 1:
+            return f"target_accuracy is {value!r}; expected a validation accuracy in (0, 1]"
     elif key == "validation_size":
         # a count of images, or a fraction of the training part
         count = isinstance(value, int) and not isinstance(value, bool) and value >= 0
