@@ -14,6 +14,21 @@ from keras_models.parity import Batch, one_hot
 # Under KERAS_BACKEND=jax, float64 needs JAX's x64 mode, read when JAX is first imported.
 os.environ.setdefault("JAX_ENABLE_X64", "true")
 
+# SPEC "Parity with Keras", stated here as literal numbers on purpose: the parity tests must
+# not import the bounds they check from keras_models.parity (loosening those 100x would then
+# pass every test); tests/keras_models/test_spec_bounds.py pins the module's constants to
+# these figures.
+#: forward outputs, max abs difference, float32
+SPEC_FORWARD_FLOAT32 = 1e-5
+#: forward outputs, max abs difference, float64
+SPEC_FORWARD_FLOAT64 = 1e-10
+#: gradients w.r.t. every weight, relative error, float32
+SPEC_GRADIENT_RELATIVE = 1e-4
+#: weights after 50 SGD and 50 Adam steps, relative
+SPEC_TRAINING_RELATIVE = 1e-3
+#: test accuracy after full training on the same split, in percentage points
+SPEC_ACCURACY_POINTS = 0.5
+
 #: image shape of each catalog architecture's own data set
 REFERENCE_SHAPES = {
     "digits8x8": (8, 8, 1),

@@ -15,9 +15,6 @@ import pytest
 
 from keras_models.builders import keras_floatx
 from keras_models.parity import (
-    FORWARD_BOUND,
-    GRADIENT_BOUND,
-    TRAINING_BOUND,
     as_float64,
     forward_difference,
     gradient_relative_errors,
@@ -28,7 +25,14 @@ from keras_models.parity import (
 from keras_models.transfer import to_keras, to_scratch
 from suite import catalog
 
-from .conftest import REFERENCE_SHAPES, random_batches
+from .conftest import (
+    REFERENCE_SHAPES,
+    SPEC_FORWARD_FLOAT32,
+    SPEC_FORWARD_FLOAT64,
+    SPEC_GRADIENT_RELATIVE,
+    SPEC_TRAINING_RELATIVE,
+    random_batches,
+)
 
 pytestmark = pytest.mark.keras
 
@@ -68,20 +72,20 @@ def _check_forward_and_gradients(keras: Any, name: str, shape: tuple[int, ...]) 
     twin = to_scratch(model)
     assert weights_identical(model.get_weights(), twin.get_weights())
     assert weights_identical(model.get_weights(), to_keras(twin).get_weights())
-    assert forward_difference(model, twin, batch.x) <= FORWARD_BOUND["float32"]
+    assert forward_difference(model, twin, batch.x) <= SPEC_FORWARD_FLOAT32
     with keras_floatx("float64"):
         model64 = catalog.build(name, "keras", shape, 10, seed=4, dtype="float64")
         twin64 = to_scratch(model64)
         assert twin64.dtype == "float64"
         difference64 = forward_difference(model64, twin64, batch.x.astype(np.float64))
-    if difference64 > FORWARD_BOUND["float64"] and _uses_tanh(name):
+    if difference64 > SPEC_FORWARD_FLOAT64 and _uses_tanh(name):
         _xfail_where_keras_tanh_drops_to_float32(keras)
-    assert difference64 <= FORWARD_BOUND["float64"]
+    assert difference64 <= SPEC_FORWARD_FLOAT64
     plain = without_dropout(model)
     errors = gradient_relative_errors(plain, to_scratch(plain), batch)
     assert len(errors) == len(model.get_weights())
     worst = max(errors, key=lambda item: item[1])
-    assert worst[1] <= GRADIENT_BOUND, worst
+    assert worst[1] <= SPEC_GRADIENT_RELATIVE, worst
 
 
 @pytest.mark.parametrize(
@@ -131,7 +135,7 @@ def _check_training(keras: Any, name: str, steps: int = 50) -> None:
         }
     for optimizer, per_weight in differences.items():
         worst = max(per_weight, key=lambda item: item[1])
-        assert worst[1] <= TRAINING_BOUND, (optimizer, worst)
+        assert worst[1] <= SPEC_TRAINING_RELATIVE, (optimizer, worst)
 
 
 @pytest.mark.parametrize("name", FAST_TRAINING)

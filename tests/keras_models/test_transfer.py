@@ -10,9 +10,6 @@ import pytest
 import scratch_cnn as sc
 from keras_models.examples import non_catalog_model
 from keras_models.parity import (
-    FORWARD_BOUND,
-    GRADIENT_BOUND,
-    TRAINING_BOUND,
     forward_difference,
     gradient_relative_errors,
     training_relative_differences,
@@ -22,7 +19,12 @@ from keras_models.parity import (
 from keras_models.transfer import UnsupportedKerasFeatureError, to_keras, to_scratch
 from suite import catalog
 
-from .conftest import REFERENCE_SHAPES
+from .conftest import (
+    REFERENCE_SHAPES,
+    SPEC_FORWARD_FLOAT32,
+    SPEC_GRADIENT_RELATIVE,
+    SPEC_TRAINING_RELATIVE,
+)
 
 pytestmark = pytest.mark.keras
 
@@ -135,17 +137,17 @@ def test_non_catalog_model_transfers_both_ways_with_parity(keras: Any, make_batc
     back = to_keras(twin)
     assert weights_identical(model.get_weights(), twin.get_weights())
     assert weights_identical(model.get_weights(), back.get_weights())
-    assert forward_difference(model, twin, batches[0].x) <= FORWARD_BOUND["float32"]
-    assert forward_difference(back, twin, batches[0].x) <= FORWARD_BOUND["float32"]
+    assert forward_difference(model, twin, batches[0].x) <= SPEC_FORWARD_FLOAT32
+    assert forward_difference(back, twin, batches[0].x) <= SPEC_FORWARD_FLOAT32
     plain = without_dropout(model)
     errors = gradient_relative_errors(plain, to_scratch(plain), batches[0])
-    assert max(error for _, error in errors) <= GRADIENT_BOUND
+    assert max(error for _, error in errors) <= SPEC_GRADIENT_RELATIVE
     for optimizer in (
         {"class_name": "SGD", "config": {"learning_rate": 0.05}},
         {"class_name": "Adam", "config": {"learning_rate": 1e-3}},
     ):
         differences = training_relative_differences(plain, batches, optimizer)
-        assert max(error for _, error in differences) <= TRAINING_BOUND
+        assert max(error for _, error in differences) <= SPEC_TRAINING_RELATIVE
 
 
 def test_without_dropout_keeps_weights_and_zeroes_every_rate(keras: Any) -> None:

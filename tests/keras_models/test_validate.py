@@ -14,6 +14,13 @@ import pytest
 from keras_models import parity, validate
 from suite import cli
 
+from .conftest import (
+    SPEC_FORWARD_FLOAT32,
+    SPEC_FORWARD_FLOAT64,
+    SPEC_GRADIENT_RELATIVE,
+    SPEC_TRAINING_RELATIVE,
+)
+
 pytestmark = pytest.mark.keras
 
 
@@ -49,9 +56,16 @@ def test_validate_writes_json_and_markdown_and_passes(tmp_path: Path, capsys) ->
     assert document["passed"] is True
     (record,) = document["models"]
     assert record["name"] == "densenet2_20" and record["steps"] == 3
-    assert record["forward_float32"] <= parity.FORWARD_BOUND["float32"]
-    assert record["forward_float64"] <= parity.FORWARD_BOUND["float64"]
-    assert 0 < record["gradient_relative"] <= parity.GRADIENT_BOUND
+    assert document["bounds"] == {
+        "forward_float32": SPEC_FORWARD_FLOAT32,
+        "forward_float64": SPEC_FORWARD_FLOAT64,
+        "gradient_relative": SPEC_GRADIENT_RELATIVE,
+        "training_relative": SPEC_TRAINING_RELATIVE,
+    }
+    assert record["forward_float32"] <= SPEC_FORWARD_FLOAT32
+    assert record["forward_float64"] <= SPEC_FORWARD_FLOAT64
+    assert 0 < record["gradient_relative"] <= SPEC_GRADIENT_RELATIVE
+    assert max(record["sgd_relative"], record["adam_relative"]) <= SPEC_TRAINING_RELATIVE
     assert [name for name, _ in record["gradient_per_weight"]][:2] == ["dense/kernel", "dense/bias"]
     markdown = (tmp_path / f"validate-{_backend()}.md").read_text()
     assert "densenet2_20" in markdown and "pass" in markdown
