@@ -28,6 +28,8 @@ from scipy.io import savemat
 
 from datasets.sources import CIFAR10, MNIST, SVHN, DatasetSource
 
+from ..conftest import canonical_mnist_dir
+
 #: the canonical files' directory, captured before each test clears CNNBENCH_DATA
 SHARED_DATA_DIR = os.environ.get("CNNBENCH_DATA")
 
@@ -91,15 +93,12 @@ def isolated_data_environment(monkeypatch, tmp_path):
 
 @pytest.fixture(scope="session")
 def shared_data_dir() -> Path:
-    """The directory of canonical files named by CNNBENCH_DATA; skips the test without it."""
-    if not SHARED_DATA_DIR:
-        pytest.skip("CNNBENCH_DATA is not set: no canonical data files on this machine")
-    directory = Path(SHARED_DATA_DIR).resolve()
-    if not all(
-        (directory / "mnist" / source_file.filename).is_file() for source_file in MNIST.files
-    ):
-        pytest.skip(f"CNNBENCH_DATA={SHARED_DATA_DIR} holds no mnist/ files")
-    return directory
+    """The folder of canonical files named by CNNBENCH_DATA when the session started.
+
+    Skipped when the variable is unset; a failure naming the path when it is set but the
+    MNIST files are not there (tests/conftest.py's canonical_mnist_dir).
+    """
+    return canonical_mnist_dir(SHARED_DATA_DIR)
 
 
 # ----------------------------------------------------------------------------- IDX
