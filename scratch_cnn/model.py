@@ -17,6 +17,7 @@ from scratch_cnn.layers.base import BuildContext
 from scratch_cnn.layers.weighted import WeightedLayer
 from scratch_cnn.losses import Loss, get_loss
 from scratch_cnn.optimizers import Optimizer, get_optimizer
+from scratch_cnn.profiler import StepProfiler
 
 Array = Any
 
@@ -87,6 +88,8 @@ class Sequential:
         self.loss: Loss | None = None
         self.metrics: list[str] = []
         self.built = False
+        #: Attached by :meth:`set_profiler`; None (the default) switches the laps off.
+        self.profiler: StepProfiler | None = None
         for layer in layers or []:
             self.add(layer)
         if self.input_shape is not None and self.layers:
@@ -153,6 +156,23 @@ class Sequential:
             for index in range(len(self.layers))
         ]
         self.built = True
+
+    def set_profiler(self, profiler: StepProfiler | None) -> None:
+        """Report every part of a training step to ``profiler`` (``None`` stops it).
+
+        Parameters
+        ----------
+        profiler : StepProfiler or None
+            Laps are charged per layer and part (see :mod:`scratch_cnn.profiler`); ``fit``
+            opens and closes one profiler step per batch.
+        """
+        self.profiler = profiler
+        for layer in self.layers:
+            layer.profiler = profiler
+
+    def _lap(self, part: str) -> None:
+        if self.profiler is not None:
+            self.profiler.lap("model", part)
 
     def _ensure_built(self, x: Any) -> None:
         if not self.built:
@@ -228,6 +248,7 @@ class Sequential:
             raise RuntimeError("call compile(...) before training.")
         fused = self._fused_softmax()
         loss, grad = self.output_loss(y_true, output)
+        self._lap("loss")
         for index in range(len(self.layers) - 1, -1, -1):
             layer = self.layers[index]
             need = self._needs_input_grad[index]
@@ -239,6 +260,7 @@ class Sequential:
             if layer.weight_names:
                 loss = loss + layer.regularization_loss()
                 layer.add_regularization_gradients()
+        self._lap("regularization")
         return loss
 
     def _weight_slots(self) -> list[tuple[Any, dict, dict, str]]:
@@ -253,6 +275,7 @@ class Sequential:
         output = self.forward(x, training=True)
         loss = self.backward_from_loss(y_true, output)
         self.optimizer.apply(self._weight_slots())
+        self._lap("optimizer update")
         return loss, training.count_correct(output, y_true)
 
     # -- public training API (see scratch_cnn.training for the loops) ----------------------

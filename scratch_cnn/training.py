@@ -192,10 +192,15 @@ def fit(
             leave=True,
         )
         loss_sum, correct, seen = 0.0, 0, 0
+        profiler = model.profiler  # None unless a StepProfiler is attached
         started = time.perf_counter()
         for batch_number, index in enumerate(progress):
+            if profiler is not None:
+                profiler.begin_step()
             xb = model._device_batch(take_batch(x, index), preprocess)
             yb = take_batch(targets, index)
+            if profiler is not None:
+                profiler.lap("input", "data copy")
             # Overflow while diverging is reported once, as a DivergenceError, not as a
             # stream of NumPy warnings.
             with np.errstate(over="ignore", invalid="ignore"):
@@ -209,6 +214,9 @@ def fit(
             loss_sum += loss_value * size
             correct += int(hits)
             seen += size
+            if profiler is not None:
+                profiler.lap("model", "metrics")
+                profiler.end_step()
             if verbose == 1 and batch_number % 10 == 0:
                 progress.set_postfix(
                     loss=f"{loss_sum / seen:.4f}", accuracy=f"{correct / seen:.4f}"

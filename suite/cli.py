@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("suite.run_command", "run a benchmark matrix (TOML) and store the results"),
     "validate": ("keras_models.validate", "check that scratch_cnn computes what Keras computes"),
     "report": ("reports.command", "build tables, plots and an HTML report from results"),
+    "profile": ("suite.commands.profile", "time a scratch training step per layer vs TensorFlow"),
 }
 
 

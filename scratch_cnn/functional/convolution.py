@@ -172,26 +172,69 @@ def conv2d_backward(
     grad_kernel : array (KH, KW, C, F)
     grad_bias : array (F,)
     """
+    grad_kernel, grad_bias = conv2d_weight_gradients(grad_output, cache, tuple(kernel.shape))
+    if not need_input_grad:
+        return None, grad_kernel, grad_bias
+    return conv2d_input_gradient(grad_output, cache, kernel, workspace), grad_kernel, grad_bias
+
+
+def conv2d_weight_gradients(
+    grad_output: Array, cache: ConvCache, kernel_shape: tuple[int, ...]
+) -> tuple[Array, Array]:
+    """Kernel and bias gradients: ``dW = P^T @ G`` and ``db = 1^T @ G``.
+
+    Parameters
+    ----------
+    grad_output : array (N, OH, OW, F)
+    cache : ConvCache
+    kernel_shape : (KH, KW, C, F)
+
+    Returns
+    -------
+    grad_kernel : array (KH, KW, C, F)
+    grad_bias : array (F,)
+    """
+    xp = get_array_module(grad_output)
+    filters = kernel_shape[-1]
+    grad_2d = xp.reshape(grad_output, (-1, filters))
+    grad_kernel = xp.reshape(cache.patches.T @ grad_2d, kernel_shape)
+    ones = xp.ones((grad_2d.shape[0],), dtype=grad_2d.dtype, device=grad_2d.device)
+    grad_bias = ones @ grad_2d
+    return grad_kernel, grad_bias
+
+
+def conv2d_input_gradient(
+    grad_output: Array,
+    cache: ConvCache,
+    kernel: Array,
+    workspace: Workspace | None = None,
+) -> Array:
+    """``dL/dx``: the full correlation with the flipped kernel (stride 1) or col2im.
+
+    Parameters
+    ----------
+    grad_output : array (N, OH, OW, F)
+    cache : ConvCache
+    kernel : array (KH, KW, C, F)
+    workspace : Workspace, optional
+
+    Returns
+    -------
+    array (N, H, W, C)
+    """
     xp = get_array_module(grad_output)
     n, h, w, c = cache.input_shape
     kernel_h, kernel_w, _, filters = kernel.shape
     g = cache.geometry
-    grad_2d = xp.reshape(grad_output, (n * g.out_h * g.out_w, filters))
-    grad_kernel = xp.reshape(cache.patches.T @ grad_2d, kernel.shape)
-    ones = xp.ones((grad_2d.shape[0],), dtype=grad_2d.dtype, device=grad_2d.device)
-    grad_bias = ones @ grad_2d
-    if not need_input_grad:
-        return None, grad_kernel, grad_bias
     if cache.strides == (1, 1):
-        grad_input = _input_grad_stride1(grad_output, kernel, g, workspace)
-    else:
-        patch_grads = grad_2d @ xp.reshape(kernel, (kernel_h * kernel_w * c, filters)).T
-        patch_grads = xp.reshape(patch_grads, (n, g.out_h, g.out_w, kernel_h, kernel_w, c))
-        padded_h = h + g.pad_top + g.pad_bottom
-        padded_w = w + g.pad_left + g.pad_right
-        grad_padded = scatter_patches(patch_grads, padded_h, padded_w, *cache.strides)
-        grad_input = grad_padded[:, g.pad_top : g.pad_top + h, g.pad_left : g.pad_left + w, :]
-    return grad_input, grad_kernel, grad_bias
+        return _input_grad_stride1(grad_output, kernel, g, workspace)
+    grad_2d = xp.reshape(grad_output, (n * g.out_h * g.out_w, filters))
+    patch_grads = grad_2d @ xp.reshape(kernel, (kernel_h * kernel_w * c, filters)).T
+    patch_grads = xp.reshape(patch_grads, (n, g.out_h, g.out_w, kernel_h, kernel_w, c))
+    padded_h = h + g.pad_top + g.pad_bottom
+    padded_w = w + g.pad_left + g.pad_right
+    grad_padded = scatter_patches(patch_grads, padded_h, padded_w, *cache.strides)
+    return grad_padded[:, g.pad_top : g.pad_top + h, g.pad_left : g.pad_left + w, :]
 
 
 def _input_grad_stride1(

@@ -3,7 +3,9 @@
 A layer owns its weights in ``params`` and their gradients in ``grads`` (dicts keyed by
 Keras weight names, ``"kernel"`` then ``"bias"``). ``forward(x, training)`` caches what
 ``backward`` needs; ``backward(dy)`` fills ``grads`` and returns ``dx``. Optimizers only
-ever see those dicts.
+ever see those dicts. A layer reports the parts of its work to a
+:class:`~scratch_cnn.profiler.StepProfiler` when one is attached (``profiler``, ``None``
+by default: then a lap costs one attribute test).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from scratch_cnn.backend import Device, to_numpy
+from scratch_cnn.profiler import StepProfiler
 
 Array = Any
 
@@ -45,6 +48,8 @@ class Layer:
 
     #: Names of the trainable weights in Keras's order.
     weight_names: tuple[str, ...] = ()
+    #: Set by ``Sequential.set_profiler``; None (the default) switches the laps off.
+    profiler: StepProfiler | None = None
 
     def __init__(
         self, name: str | None = None, input_shape: tuple[int, ...] | None = None, **kwargs: Any
@@ -93,6 +98,11 @@ class Layer:
     def backward(self, grad_output: Array, need_input_grad: bool = True) -> Array | None:
         """Fill ``self.grads`` and return ``dL/dx`` (``None`` when not needed)."""
         raise NotImplementedError
+
+    def _lap(self, part: str) -> None:
+        """Tell the attached profiler that ``part`` of this layer's work has finished."""
+        if self.profiler is not None:
+            self.profiler.lap(self.name, part)
 
     def regularization_loss(self) -> Array | float:
         """Penalty this layer adds to the loss (0 without a regularizer)."""

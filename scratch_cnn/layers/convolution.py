@@ -6,8 +6,9 @@ from typing import Any
 
 from scratch_cnn.functional.convolution import (
     ConvCache,
-    conv2d_backward,
     conv2d_forward,
+    conv2d_input_gradient,
+    conv2d_weight_gradients,
     window_geometry,
 )
 from scratch_cnn.functional.workspace import Workspace
@@ -86,16 +87,20 @@ class Conv2D(WeightedLayer):
         return z
 
     def linear_backward(self, grad_preactivation: Array, need_input_grad: bool) -> Array | None:
-        grad_input, grad_kernel, grad_bias = conv2d_backward(
-            grad_preactivation,
-            self._cache,
-            self.params["kernel"],
-            need_input_grad,
-            workspace=self._workspace,
+        kernel = self.params["kernel"]
+        grad_kernel, grad_bias = conv2d_weight_gradients(
+            grad_preactivation, self._cache, tuple(kernel.shape)
         )
         self.grads["kernel"] = grad_kernel
         if self.use_bias:
             self.grads["bias"] = grad_bias
+        self._lap("weight gradient")
+        grad_input = None
+        if need_input_grad:
+            grad_input = conv2d_input_gradient(
+                grad_preactivation, self._cache, kernel, workspace=self._workspace
+            )
+            self._lap("input gradient")
         self._cache = None  # free the patch matrix as soon as it is used
         return grad_input
 

@@ -27,13 +27,17 @@ class Flatten(Layer):
 
     def forward(self, x: Array, training: bool = False) -> Array:
         xp = get_array_module(x)
-        return xp.reshape(x, (x.shape[0], math.prod(x.shape[1:])))
+        y = xp.reshape(x, (x.shape[0], math.prod(x.shape[1:])))
+        self._lap("forward")
+        return y
 
     def backward(self, grad_output: Array, need_input_grad: bool = True) -> Array | None:
         if not need_input_grad:
             return None
         xp = get_array_module(grad_output)
-        return xp.reshape(grad_output, (grad_output.shape[0], *self.input_shape))
+        grad_input = xp.reshape(grad_output, (grad_output.shape[0], *self.input_shape))
+        self._lap("input gradient")
+        return grad_input
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
@@ -76,14 +80,18 @@ class Dropout(Layer):
             keep = self._rng.random(tuple(x.shape)) >= self.rate
             scaled = keep.astype(self.dtype) / np.asarray(1.0 - self.rate, dtype=self.dtype)
             self._scaled_mask = self.device.asarray(scaled)
-        return x * self._scaled_mask
+        y = x * self._scaled_mask
+        self._lap("forward")
+        return y
 
     def backward(self, grad_output: Array, need_input_grad: bool = True) -> Array | None:
         if not need_input_grad:
             return None
         if self._scaled_mask is None:
             return grad_output
-        return grad_output * self._scaled_mask
+        grad_input = grad_output * self._scaled_mask
+        self._lap("input gradient")
+        return grad_input
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
@@ -115,6 +123,7 @@ class Activation(Layer):
 
     def forward(self, x: Array, training: bool = False) -> Array:
         y = self.activation.forward(x)
+        self._lap("activation")
         self._input = x if self.activation.needs_input or self.keep_preactivation else None
         self._output = y
         return y
@@ -126,7 +135,9 @@ class Activation(Layer):
             return None
         if grad_is_preactivation:
             return grad_output
-        return self.activation.backward(grad_output, self._input, self._output)
+        grad_input = self.activation.backward(grad_output, self._input, self._output)
+        self._lap("activation backward")
+        return grad_input
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

@@ -65,9 +65,12 @@ class Dense(WeightedLayer):
                 device=grad_preactivation.device,
             )
             self.grads["bias"] = ones @ grad_preactivation
+        self._lap("weight gradient")
         if not need_input_grad:
             return None
-        return grad_preactivation @ self.params["kernel"].T
+        grad_input = grad_preactivation @ self.params["kernel"].T
+        self._lap("input gradient")
+        return grad_input
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

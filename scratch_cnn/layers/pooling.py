@@ -60,6 +60,7 @@ class _Pooling2D(Layer):
 
     def forward(self, x: Array, training: bool = False) -> Array:
         y, self._cache = type(self)._forward(x, self.pool_size, self.strides, self.padding)
+        self._lap("pooling forward")
         return y
 
     def backward(self, grad_output: Array, need_input_grad: bool = True) -> Array | None:
@@ -67,6 +68,7 @@ class _Pooling2D(Layer):
             return None
         grad_input = type(self)._backward(grad_output, self._cache)
         self._cache = None
+        self._lap("pooling backward")
         return grad_input
 
     def get_config(self) -> dict[str, Any]:

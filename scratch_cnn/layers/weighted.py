@@ -69,12 +69,18 @@ class WeightedLayer(Layer):
         raise NotImplementedError
 
     def linear_backward(self, grad_preactivation: Array, need_input_grad: bool) -> Array | None:
-        """Fill ``grads`` from ``dL/dz`` and return ``dL/dx``."""
+        """Fill ``grads`` from ``dL/dz`` and return ``dL/dx``.
+
+        Implementations lap ``"weight gradient"`` and ``"input gradient"`` (see
+        :meth:`Layer._lap`) after computing each.
+        """
         raise NotImplementedError
 
     def forward(self, x: Array, training: bool = False) -> Array:
         z = self.linear_forward(x)
+        self._lap("forward")
         y = self.activation.forward(z)
+        self._lap("activation")
         keep = self.activation.needs_input or self.keep_preactivation
         self._activation_input = z if keep else None
         self._activation_output = y
@@ -89,6 +95,7 @@ class WeightedLayer(Layer):
             grad_z = self.activation.backward(
                 grad_output, self._activation_input, self._activation_output
             )
+            self._lap("activation backward")
         return self.linear_backward(grad_z, need_input_grad)
 
     def regularization_loss(self) -> Array | float:
