@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("keras_models.validate", "check that scratch_cnn computes what Keras computes"),
     "report": ("reports.command", "build tables, plots and an HTML report from results"),
     "profile": ("suite.commands.profile", "time a scratch training step per layer vs TensorFlow"),
+    "compare": ("suite.commands.compare", "is NEW slower than BASE? two results stores, per cell"),
 }
 
 
