@@ -311,6 +311,12 @@ def build_report(
         ),
         PageSection("per-class-f1", "Per-class F1", plots=heatmaps),
     ]
+    # --- time to accuracy and performance profile (reports/performance_profile.py) ---
+    from reports.performance_profile import time_and_profile_section
+
+    time_section, time_tables = time_and_profile_section(loaded.records, settings)
+    sections.insert(1, time_section)  # right after the engine comparison
+    # --- end time to accuracy and performance profile ---
     for info in cells:
         sections.append(
             PageSection(
@@ -331,6 +337,7 @@ def build_report(
     files.loaded = loaded
     all_tables = [comparison_tab, gaps_tab, engines_tab, table_one, *per_class, problems_tab,
                   environment_tab]  # fmt: skip
+    all_tables[1:1] = time_tables  # time to accuracy, performance profile (as on the page)
     for table in all_tables:
         files.tables.extend(write_table(table, out / "tables"))
     plot_folder = out / "plots"
