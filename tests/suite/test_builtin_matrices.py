@@ -75,8 +75,9 @@ def test_the_wheel_ships_every_builtin_matrix(tmp_path):
         setuptools_version = importlib.metadata.version("setuptools")
     except importlib.metadata.PackageNotFoundError:
         pytest.skip("setuptools is not installed: no offline wheel build")
-    if int(setuptools_version.split(".")[0]) < 70:
-        pytest.skip(f"setuptools {setuptools_version} < 70 cannot build offline without wheel")
+    if tuple(int(part) for part in setuptools_version.split(".")[:2]) < (70, 1):
+        # the test extra asks for >= 70.1, which builds wheels without the wheel package
+        pytest.skip(f"setuptools {setuptools_version} < 70.1: no offline wheel build")
     source = _copy_checkout(tmp_path / "src")
     # No build isolation: nothing is downloaded, the environment's setuptools builds it.
     result = subprocess.run(
