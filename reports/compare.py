@@ -616,6 +616,7 @@ def plot_comparison(comparison: Comparison, settings: PlotSettings) -> Figure | 
         if not math.isnan(cell.ratio_low):
             axis.plot([cell.ratio_low, cell.ratio_high], [position, position], color=colour, lw=2)
         axis.plot([cell.ratio], [position], "o", color=colour)
+    axis.set_ylim(-0.6, len(cells) - 0.4)
     axis.axvline(1.0, color="grey", lw=0.8)
     axis.axvline(comparison.threshold, color="#c0392b", ls="--", lw=0.9)
     axis.set_yticks(positions, [f"{cell.label} · {cell.engine}" for cell in cells], fontsize=7)
