@@ -1,11 +1,11 @@
-"""The architecture catalog: every SPEC architecture defined once, built by either engine.
+"""The architecture catalog: every SPEC architecture described once, as plain data.
 
-Each entry is an engine-neutral list of layers named and parameterised as in Keras (both
-engines use Keras's class names and arguments), plus its family, the seed document that
-introduced it, the data set the seed trained it on, and the seed's training set-up as
-default hyperparameters. ``build`` turns an entry into a compiled ``scratch_cnn`` or Keras
-model; ``check_input_shape`` says, before anything is built, why an entry cannot take an
-input shape.
+Each entry is an engine-neutral list of layers named and parameterised as in Keras, plus
+its family, the seed document that introduced it, the data set the seed trained it on,
+and the seed's training set-up as default hyperparameters. :func:`model_config` resolves
+an entry into Keras's own ``Sequential.get_config()`` form and :func:`compile_config`
+into a Keras optimizer config; every engine builds from those dicts (``suite.engines``),
+so this module imports no engine, neither scratch_cnn nor Keras.
 
 Public interface
 ----------------
@@ -15,7 +15,9 @@ Public interface
 ``hyperparameters(name, **overrides)``  the seed's set-up with overrides applied
 ``layer_specs(name, num_classes, **overrides)``  the resolved engine-neutral layers
 ``check_input_shape(name, input_shape, num_classes=None)``  list of problems ([] = fits)
-``build(name, engine, input_shape, num_classes, **overrides)``  a compiled model
+``model_config(name, input_shape, num_classes, dtype=, seed=, **overrides)``  Keras-form model
+``compile_config(name, **overrides)``  Keras-form optimizer, loss and metrics
+``INITIALIZER_CLASSES``, ``OPTIMIZER_CLASSES``, ``DTYPES``  the project's one table of each
 
 Where the seeds leave a value out, the choice is marked "not stated" next to it.
 """
@@ -28,21 +30,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-ENGINES = ("scratch", "keras")
 FAMILIES = ("denseNet", "convNet", "LeNet", "VGG")
-OPTIMIZERS = ("sgd", "adam")
-INITIALIZER_NAMES = (
-    "glorot_uniform",
-    "glorot_normal",
-    "he_uniform",
-    "he_normal",
-    "random_normal",
-    "zeros",
-)
+
 #: stand-in for the class count in a layer template; replaced by ``num_classes``
 NUM_CLASSES = "num_classes"
-#: ``build`` keyword arguments that are not hyperparameters
-BUILD_OPTIONS = ("seed", "dtype", "device", "compile", "name", "keras_backend")
 
 _RANDOM_NORMAL_PATTERN = re.compile(r"^random_normal\(\s*(?:stddev\s*=\s*)?([0-9.eE+-]+)\s*\)$")
 
@@ -520,10 +511,10 @@ def parse_initializer(text: str) -> tuple[str, dict[str, float]]:
         return "random_normal", {"mean": 0.0, "stddev": stddev}
     if key == "random_normal":
         return "random_normal", {"mean": 0.0, "stddev": 0.05}  # Keras's default
-    if key in INITIALIZER_NAMES:
+    if key in INITIALIZER_CLASSES:
         return key, {}
     raise ValueError(
-        f"unknown initializer {text!r}; expected one of {', '.join(INITIALIZER_NAMES)} "
+        f"unknown initializer {text!r}; expected one of {', '.join(INITIALIZER_CLASSES)} "
         "or 'random_normal(STD)'."
     )
 
@@ -564,8 +555,10 @@ def hyperparameters(name: str, **overrides: Any) -> Hyperparameters:
 
 def _hyperparameter_problems(hp: Hyperparameters) -> list[str]:
     problems = []
-    if hp.optimizer not in OPTIMIZERS:
-        problems.append(f"optimizer is {hp.optimizer!r}, expected one of {OPTIMIZERS}")
+    if hp.optimizer not in OPTIMIZER_CLASSES:
+        problems.append(
+            f"optimizer is {hp.optimizer!r}, expected one of {tuple(OPTIMIZER_CLASSES)}"
+        )
     if not (isinstance(hp.learning_rate, int | float) and hp.learning_rate > 0):
         problems.append(f"learning_rate is {hp.learning_rate!r}, expected a number > 0")
     for key in ("batch_size", "epochs"):
@@ -599,21 +592,20 @@ def layer_specs(name: str, num_classes: int, **overrides: Any) -> list[LayerSpec
     Returns
     -------
     list of LayerSpec
-        Dense/Conv2D options gain ``kernel_initializer`` (a ``(name, arguments)`` pair from
-        :func:`parse_initializer`), ``bias_initializer="zeros"`` and ``l2``; Dropout gets
-        its ``rate``.
+        Dense/Conv2D options gain ``kernel_initializer`` and ``bias_initializer`` (Keras-form
+        configs, unseeded; :func:`model_config` seeds them) and ``l2``; Dropout gets its
+        ``rate``.
     """
     arch = get_architecture(name)
     hp = hyperparameters(name, **overrides)
-    initializer = parse_initializer(hp.initializer)
     resolved = []
     for spec in arch.layers:
         options = dict(spec.options)
         if spec.class_name in ("Dense", "Conv2D"):
             if options.get("units") == NUM_CLASSES:
                 options["units"] = int(num_classes)
-            options["kernel_initializer"] = initializer
-            options["bias_initializer"] = ("zeros", {})
+            options["kernel_initializer"] = initializer_config(hp.initializer)
+            options["bias_initializer"] = initializer_config("zeros")
             options["l2"] = float(hp.l2)
         elif spec.class_name == "Dropout":
             options["rate"] = float(hp.dropout)
@@ -693,187 +685,210 @@ def check_input_shape(
     return problems
 
 
-def build(
+#: catalog initializer name -> Keras initializer class name (the project's one table; both
+#: engines read Keras-form initializer configs)
+INITIALIZER_CLASSES = {
+    "glorot_uniform": "GlorotUniform",
+    "glorot_normal": "GlorotNormal",
+    "he_uniform": "HeUniform",
+    "he_normal": "HeNormal",
+    "random_normal": "RandomNormal",
+    "zeros": "Zeros",
+}
+
+#: catalog optimizer name -> (Keras class name, the Hyperparameters fields it takes)
+OPTIMIZER_CLASSES = {
+    "sgd": ("SGD", ("learning_rate", "momentum", "nesterov")),
+    "adam": ("Adam", ("learning_rate", "beta_1", "beta_2", "epsilon")),
+}
+
+#: float types a model may be built in
+DTYPES = ("float32", "float64")
+
+
+def initializer_config(text: str, seed: int | None = None) -> dict[str, Any]:
+    """A Keras-form initializer config from a catalog initializer string.
+
+    Parameters
+    ----------
+    text : str
+        A Keras name or ``"random_normal(STD)"``.
+    seed : int, optional
+        Kept in the config (Keras seeds its initializer with it; scratch_cnn draws from
+        the model's generator instead).
+
+    Returns
+    -------
+    dict
+        ``{"class_name": ..., "config": {...}}``.
+    """
+    name, arguments = parse_initializer(text)
+    class_name = INITIALIZER_CLASSES[name]
+    config: dict[str, Any] = dict(arguments)
+    if class_name != "Zeros":
+        config["seed"] = seed
+    return {"class_name": class_name, "config": config}
+
+
+def optimizer_config(hp: Hyperparameters) -> dict[str, Any]:
+    """The set-up's optimizer as a Keras-form config (``keras.optimizers.get`` takes it).
+
+    Parameters
+    ----------
+    hp : Hyperparameters
+
+    Returns
+    -------
+    dict
+        ``{"class_name": "SGD" | "Adam", "config": {...}}``.
+    """
+    class_name, keys = OPTIMIZER_CLASSES[hp.optimizer]
+    return {"class_name": class_name, "config": {key: getattr(hp, key) for key in keys}}
+
+
+def keras_layer_name(class_name: str, used: dict[str, int]) -> str:
+    """Per-model layer names as a fresh Keras model gives them (``dense``, ``dense_1``...).
+
+    Keras's own counters are process-wide; per-model names make two runs' records name the
+    same weights alike, in both engines.
+    """
+    base = re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", class_name).lower().replace("2_d", "2d")
+    count = used.get(base, 0)
+    used[base] = count + 1
+    return base if count == 0 else f"{base}_{count}"
+
+
+def model_config(
     name: str,
-    engine: str,
     input_shape: Sequence[int],
     num_classes: int,
+    *,
+    dtype: str = "float32",
+    seed: int | None = None,
+    model_name: str | None = None,
     **overrides: Any,
-) -> Any:
-    """Build and compile an architecture for one engine.
+) -> dict[str, Any]:
+    """The architecture as a ``keras.Sequential.get_config()``-shaped dict.
+
+    Both engines build from it (``scratch_cnn.Sequential.from_config``,
+    ``keras.Sequential.from_config``), so an architecture is written down once.
 
     Parameters
     ----------
     name : str
         Catalog name.
-    engine : {"scratch", "keras"}
     input_shape : sequence of int
         One sample's shape, e.g. ``(28, 28, 1)``.
     num_classes : int
+    dtype : {"float32", "float64"}
+    seed : int, optional
+        Layer ``i`` gets seed ``seed * 1000 + i`` (initializer or dropout): deterministic
+        and distinct per layer.
+    model_name : str, optional
+        The model's name (the architecture's name when omitted).
     **overrides
-        Hyperparameters (see :class:`Hyperparameters`; ``None`` keeps the default), and
-        ``seed`` (weights and dropout), ``dtype`` ("float32"/"float64"), ``device``
-        (scratch only), ``compile`` (default True), ``name`` (the model's name),
-        ``keras_backend`` (scratch only: compile with the cross-entropy that Keras computes
-        on that backend, see :func:`keras_models.transfer.scratch_crossentropy`; the
-        clipped form when omitted).
-        ``batch_size`` and ``epochs`` are accepted and validated but are the caller's to use.
+        Hyperparameters (see :func:`hyperparameters`).
 
     Returns
     -------
-    scratch_cnn.Sequential or keras.Sequential
-        Compiled with the optimizer and learning rate of the set-up, categorical
-        cross-entropy and accuracy.
+    dict
+        ``{"name", "trainable", "dtype", "layers": [...], "build_input_shape"}``.
 
     Raises
     ------
     UnknownArchitectureError, ArchitectureShapeError, ValueError
     """
-    options = {key: overrides.pop(key) for key in BUILD_OPTIONS if key in overrides}
     get_architecture(name)
-    if engine not in ENGINES:
-        raise ValueError(f"unknown engine {engine!r}; expected one of {ENGINES}.")
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype is {dtype!r}; expected one of {DTYPES}.")
     hp = hyperparameters(name, **overrides)
     problems = check_input_shape(name, input_shape, num_classes)
     if problems:
         raise ArchitectureShapeError(name, input_shape, problems)
-    specs = layer_specs(name, num_classes, **overrides)
-    model_name = options.get("name") or name
-    seed = options.get("seed")
-    dtype = options.get("dtype", "float32")
-    compile_model = bool(options.get("compile", True))
-    if engine == "keras":
-        if options.get("keras_backend") is not None:
-            raise ValueError(
-                "keras_backend applies to the scratch engine only; Keras uses the backend "
-                "it was imported with."
-            )
-        if options.get("device") not in (None, "cpu"):
-            raise ValueError(
-                f"device {options['device']!r} applies to the scratch engine only; Keras "
-                "picks its device from its backend."
-            )
-        from keras_models.builders import build_keras_model
-
-        return build_keras_model(
-            specs,
-            tuple(input_shape),
-            hp,
-            name=model_name,
-            seed=seed,
-            dtype=dtype,
-            compile_model=compile_model,
+    batch_shape = [None, *(int(size) for size in input_shape)]
+    layers: list[dict[str, Any]] = [
+        _layer_entry(
+            "InputLayer", {"batch_shape": batch_shape, "dtype": dtype, "name": "input_layer"}
         )
-    return build_scratch_model(
-        specs,
-        tuple(input_shape),
-        hp,
-        name=model_name,
-        seed=seed,
-        dtype=dtype,
-        device=options.get("device"),
-        compile_model=compile_model,
-        keras_backend=options.get("keras_backend"),
-    )
-
-
-def build_scratch_model(
-    specs: Sequence[LayerSpec],
-    input_shape: tuple[int, ...],
-    hp: Hyperparameters,
-    *,
-    name: str,
-    seed: int | None = None,
-    dtype: str = "float32",
-    device: Any = None,
-    compile_model: bool = True,
-    keras_backend: str | None = None,
-) -> Any:
-    """Build a ``scratch_cnn.Sequential`` from resolved layer specs.
-
-    Parameters
-    ----------
-    specs : sequence of LayerSpec
-        From :func:`layer_specs`.
-    input_shape : tuple of int
-    hp : Hyperparameters
-    name, seed, dtype, device, compile_model, keras_backend
-        As for :func:`build`.
-
-    Returns
-    -------
-    scratch_cnn.Sequential
-    """
-    import scratch_cnn as sc
-
-    layers: list[Any] = [sc.Input(input_shape)]
-    for spec in specs:
-        options = dict(spec.options)
+    ]
+    used: dict[str, int] = {}
+    for index, spec in enumerate(layer_specs(name, num_classes, **overrides)):
+        layer_seed = None if seed is None else int(seed) * 1000 + index
+        options = {
+            key: list(value) if isinstance(value, tuple) else value
+            for key, value in spec.options.items()
+        }
         if spec.class_name in ("Dense", "Conv2D"):
-            options["kernel_initializer"] = _scratch_initializer(options["kernel_initializer"])
-            options["bias_initializer"] = _scratch_initializer(options["bias_initializer"])
+            options["kernel_initializer"] = initializer_config(hp.initializer, layer_seed)
+            options["bias_initializer"] = initializer_config("zeros")
             l2 = options.pop("l2", 0.0)
-            options["kernel_regularizer"] = sc.regularizers.L2(l2) if l2 else None
-        layers.append(getattr(sc.layers, spec.class_name)(**options))
-    model = sc.Sequential(layers, name=name, dtype=dtype, seed=seed, device=device)
-    model.build()
-    if compile_model:
-        loss: Any = "categorical_crossentropy"
-        if keras_backend is not None:
-            from keras_models.transfer import scratch_crossentropy
-
-            loss = scratch_crossentropy(keras_backend)
-        model.compile(optimizer=scratch_optimizer(hp), loss=loss, metrics=["accuracy"])
-    return model
-
-
-def _scratch_initializer(initializer: tuple[str, dict[str, float]]) -> Any:
-    import scratch_cnn as sc
-
-    name, arguments = initializer
-    if name == "random_normal":
-        return sc.initializers.RandomNormal(**arguments)
-    return name
+            options["kernel_regularizer"] = (
+                {"class_name": "L2", "config": {"l2": float(l2)}} if l2 else None
+            )
+        elif spec.class_name == "Dropout":
+            options["seed"] = layer_seed
+        config = {"name": keras_layer_name(spec.class_name, used), "dtype": dtype, **options}
+        layers.append(_layer_entry(spec.class_name, config))
+    return {
+        "name": model_name or name,
+        "trainable": True,
+        "dtype": dtype,
+        "layers": layers,
+        "build_input_shape": batch_shape,
+    }
 
 
-def scratch_optimizer(hp: Hyperparameters) -> Any:
-    """A fresh scratch_cnn optimizer for a set-up.
+def compile_config(name: str, **overrides: Any) -> dict[str, Any]:
+    """What both engines compile with: optimizer config, loss and metrics.
 
     Parameters
     ----------
-    hp : Hyperparameters
+    name : str
+        Catalog name.
+    **overrides
+        Hyperparameters (see :func:`hyperparameters`).
 
     Returns
     -------
-    scratch_cnn.optimizers.SGD or scratch_cnn.optimizers.Adam
+    dict
+        ``{"optimizer": {...}, "loss": "categorical_crossentropy", "metrics": ["accuracy"]}``.
     """
-    import scratch_cnn as sc
+    return {
+        "optimizer": optimizer_config(hyperparameters(name, **overrides)),
+        "loss": "categorical_crossentropy",
+        "metrics": ["accuracy"],
+    }
 
-    if hp.optimizer == "sgd":
-        return sc.optimizers.SGD(
-            learning_rate=hp.learning_rate, momentum=hp.momentum, nesterov=hp.nesterov
-        )
-    return sc.optimizers.Adam(
-        learning_rate=hp.learning_rate, beta_1=hp.beta_1, beta_2=hp.beta_2, epsilon=hp.epsilon
-    )
+
+def _layer_entry(class_name: str, config: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "module": "keras.layers",
+        "class_name": class_name,
+        "config": config,
+        "registered_name": None,
+    }
 
 
 __all__ = [
     "ARCHITECTURES",
-    "ENGINES",
+    "DTYPES",
+    "INITIALIZER_CLASSES",
     "NUM_CLASSES",
+    "OPTIMIZER_CLASSES",
     "Architecture",
     "ArchitectureShapeError",
     "Hyperparameters",
     "LayerSpec",
     "UnknownArchitectureError",
     "architecture_names",
-    "build",
-    "build_scratch_model",
     "check_input_shape",
+    "compile_config",
     "get_architecture",
     "hyperparameters",
+    "initializer_config",
+    "keras_layer_name",
     "layer_specs",
+    "model_config",
+    "optimizer_config",
     "parse_initializer",
-    "scratch_optimizer",
 ]

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("suite.demo", "train a scratch MLP and a scratch CNN on digits8x8"),
     "run": ("suite.run_command", "run a benchmark matrix (TOML) and store the results"),
-    "validate": ("keras_models.validate", "check that scratch_cnn computes what Keras computes"),
+    "validate": ("suite.commands.validate", "check that scratch_cnn computes what Keras computes"),
     "report": ("reports.command", "build tables, plots and an HTML report from results"),
     "profile": ("suite.commands.profile", "time a scratch training step per layer vs TensorFlow"),
     "compare": ("suite.commands.compare", "is NEW slower than BASE? two results stores, per cell"),

@@ -47,6 +47,7 @@ from typing import Any
 
 from suite.results import configuration_hash
 
+#: the engines a matrix runs when it names none (``keras`` is the KERAS_BACKEND default)
 ENGINES = ("scratch", "keras")
 
 #: training hyperparameters; None means "the architecture's own value from the catalog"
@@ -295,8 +296,7 @@ def _type_problem(key: str, value: Any) -> str | None:
         return None
 
     if key == "engines":
-        if not isinstance(value, list) or not value or any(e not in ENGINES for e in value):
-            return f"engines is {value!r}; expected a non-empty list drawn from {list(ENGINES)}"
+        return _engines_problem(value)
     elif key == "seeds":
         if (
             not isinstance(value, list)
@@ -354,6 +354,24 @@ def _as_name_list(value: Any) -> list[str] | None:
         return [value]
     if isinstance(value, list) and value and all(isinstance(item, str) for item in value):
         return list(value)
+    return None
+
+
+def _engines_problem(value: Any) -> str | None:
+    """Why an ``engines`` list is invalid (engine specs, see ``suite.engines.spec``)."""
+    from suite.engines.spec import EngineSpecError, known_engine_specs, parse_engine_spec
+
+    expected = f"a non-empty list of engine specs such as {known_engine_specs()} or 'keras'"
+    if not isinstance(value, list) or not value or not all(isinstance(e, str) for e in value):
+        return f"engines is {value!r}; expected {expected}"
+    names = []
+    for text in value:
+        try:
+            names.append(parse_engine_spec(text).name)
+        except EngineSpecError as error:
+            return f"engines: {error}"
+    if len(set(names)) != len(names):
+        return f"engines is {value!r}; an engine is named twice"
     return None
 
 

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from suite.builtin_matrices import resolve_matrix_path
 from suite.matrix import MatrixError, load_matrix
 from suite.results import RESULTS_FILE_NAME
 
@@ -26,7 +27,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser : argparse.ArgumentParser
         The sub-parser to fill.
     """
-    parser.add_argument("matrix", type=Path, help="the benchmark matrix (TOML)")
+    parser.add_argument(
+        "matrix",
+        help="the benchmark matrix: a TOML file, or a built-in name (quick, seeds, backends, "
+        "speed)",
+    )
     parser.add_argument(
         "--out",
         type=Path,
@@ -105,13 +110,13 @@ def run(args: argparse.Namespace) -> int:
     # TensorFlow's C++ start-up chatter (CPU features, absent CUDA drivers) would bury the
     # progress bars; its Python errors still surface. An explicit setting wins.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from suite.runner import DeviceUnavailableError, MatrixRunner, RunOptions
+    from suite.run.driver import DeviceUnavailableError, MatrixRunner, RunOptions
 
     if args.threads is not None and args.threads < 1:
         print(f"cnnbench run: --threads is {args.threads}; expected 1 or more", file=sys.stderr)
         return 2
     try:
-        matrix = load_matrix(args.matrix)
+        matrix = load_matrix(resolve_matrix_path(args.matrix))
     except MatrixError as error:
         print(f"cnnbench run: {error}", file=sys.stderr)
         return 2

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from suite import catalog
+from suite.engines import models
 
 SPEC_ORDER = [
     "densenet2_20",
@@ -138,10 +139,10 @@ def test_shape_check_reports_missing_channels_and_too_few_classes() -> None:
 
 def test_build_refuses_a_shape_that_does_not_fit_before_building() -> None:
     with pytest.raises(catalog.ArchitectureShapeError, match="numpy_cnn") as caught:
-        catalog.build("numpy_cnn", "scratch", (8, 8, 1), 10)
+        models.build("numpy_cnn", "scratch", (8, 8, 1), 10)
     assert caught.value.problems
     with pytest.raises(ValueError, match="unknown engine 'pytorch'"):
-        catalog.build("cnn1_3", "pytorch", (8, 8, 1), 10)
+        models.build("cnn1_3", "pytorch", (8, 8, 1), 10)
 
 
 # Trainable parameter counts the thesis (seed 003 abstract) reports for its models. For
@@ -157,7 +158,7 @@ def test_build_refuses_a_shape_that_does_not_fit_before_building() -> None:
     ],
 )
 def test_scratch_builds_match_the_thesis_parameter_counts(name, shape, count) -> None:
-    model = catalog.build(name, "scratch", shape, 10, seed=0, compile=False)
+    model = models.build(name, "scratch", shape, 10, seed=0, compile=False)
     assert model.count_params() == count
 
 
@@ -165,8 +166,8 @@ def test_scratch_builds_match_the_thesis_parameter_counts(name, shape, count) ->
 def test_scratch_build_is_compiled_deterministic_and_classifies(name: str) -> None:
     # the thesis-sized nets on small images: the same layers, a fraction of the weights
     shape = (8, 8, 3) if name in ("vgg_b", "vgg_c") else (28, 28, 1)
-    first = catalog.build(name, "scratch", shape, 7, seed=3)
-    second = catalog.build(name, "scratch", shape, 7, seed=3)
+    first = models.build(name, "scratch", shape, 7, seed=3)
+    second = models.build(name, "scratch", shape, 7, seed=3)
     for a, b in zip(first.get_weights(), second.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     assert first.optimizer is not None
@@ -176,7 +177,7 @@ def test_scratch_build_is_compiled_deterministic_and_classifies(name: str) -> No
 
 
 def test_scratch_build_applies_initializer_l2_and_dropout_overrides() -> None:
-    model = catalog.build(
+    model = models.build(
         "lenet5", "scratch", (8, 8, 1), 10, seed=0, initializer="zeros", l2=0.25, dropout=0.1
     )
     kernels = [layer.params["kernel"] for layer in model.layers if "kernel" in layer.params]
@@ -188,19 +189,19 @@ def test_scratch_build_applies_initializer_l2_and_dropout_overrides() -> None:
 
 
 def test_random_normal_std_reaches_the_weights() -> None:
-    model = catalog.build("densenet4_300", "scratch", (28, 28, 1), 10, seed=0)
+    model = models.build("densenet4_300", "scratch", (28, 28, 1), 10, seed=0)
     kernel = model.get_weights()[0]
     assert kernel.shape == (784, 300)
     assert abs(kernel.std() - 1.0) < 0.01  # N(0, 1) as seed 000's own nets
 
 
 def test_scratch_build_takes_the_crossentropy_of_a_keras_backend():
-    clipped = catalog.build("densenet2_20", "scratch", (8, 8, 1), 10, seed=0)
-    tensorflow = catalog.build(
+    clipped = models.build("densenet2_20", "scratch", (8, 8, 1), 10, seed=0)
+    tensorflow = models.build(
         "densenet2_20", "scratch", (8, 8, 1), 10, seed=0, keras_backend="tensorflow"
     )
-    jax = catalog.build("densenet2_20", "scratch", (8, 8, 1), 10, seed=0, keras_backend="jax")
+    jax = models.build("densenet2_20", "scratch", (8, 8, 1), 10, seed=0, keras_backend="jax")
     assert not clipped.loss.softmax_logits and not jax.loss.softmax_logits
     assert tensorflow.loss.softmax_logits
     with pytest.raises(ValueError, match="scratch engine only"):
-        catalog.build("densenet2_20", "keras", (8, 8, 1), 10, keras_backend="jax")
+        models.build("densenet2_20", "keras", (8, 8, 1), 10, keras_backend="jax")

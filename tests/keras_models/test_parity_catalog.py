@@ -24,6 +24,7 @@ from keras_models.parity import (
 )
 from keras_models.transfer import to_keras, to_scratch
 from suite import catalog
+from suite.engines import models
 
 from .conftest import (
     REFERENCE_SHAPES,
@@ -68,13 +69,13 @@ def _xfail_where_keras_tanh_drops_to_float32(keras: Any) -> None:
 
 def _check_forward_and_gradients(keras: Any, name: str, shape: tuple[int, ...]) -> None:
     batch = random_batches(shape, 2, 1, seed=1)[0]
-    model = catalog.build(name, "keras", shape, 10, seed=4)
+    model = models.build(name, "keras", shape, 10, seed=4)
     twin = to_scratch(model)
     assert weights_identical(model.get_weights(), twin.get_weights())
     assert weights_identical(model.get_weights(), to_keras(twin).get_weights())
     assert forward_difference(model, twin, batch.x) <= SPEC_FORWARD_FLOAT32
     with keras_floatx("float64"):
-        model64 = catalog.build(name, "keras", shape, 10, seed=4, dtype="float64")
+        model64 = models.build(name, "keras", shape, 10, seed=4, dtype="float64")
         twin64 = to_scratch(model64)
         assert twin64.dtype == "float64"
         difference64 = forward_difference(model64, twin64, batch.x.astype(np.float64))
@@ -117,7 +118,7 @@ def _check_training(keras: Any, name: str, steps: int = 50) -> None:
     shape = _shape(name)
     hp = catalog.hyperparameters(name)
     batches = random_batches(shape, 2 if name in BIG else 4, steps, seed=2)
-    plain = without_dropout(catalog.build(name, "keras", shape, 10, seed=5))
+    plain = without_dropout(models.build(name, "keras", shape, 10, seed=5))
     sgd_rate = hp.learning_rate if hp.optimizer == "sgd" else 0.01
     adam = {"learning_rate": 1e-3, "beta_1": 0.9, "beta_2": 0.999}
     if hp.optimizer == "adam":

@@ -18,6 +18,7 @@ from keras_models.parity import (
 )
 from keras_models.transfer import UnsupportedKerasFeatureError, to_keras, to_scratch
 from suite import catalog
+from suite.engines import models
 
 from .conftest import (
     REFERENCE_SHAPES,
@@ -34,7 +35,7 @@ def test_catalog_twins_round_trip_with_identical_weights_and_layers(keras: Any, 
     shape = REFERENCE_SHAPES[catalog.get_architecture(name).reference_dataset]
     if name in ("vgg_b", "vgg_c"):
         shape = (8, 8, 3)  # the same layers with 0.8M instead of 30M weights: fast suite
-    keras_model = catalog.build(name, "keras", shape, 10, seed=2)
+    keras_model = models.build(name, "keras", shape, 10, seed=2)
     scratch_model = to_scratch(keras_model)
     assert weights_identical(keras_model.get_weights(), scratch_model.get_weights())
     back = to_keras(scratch_model)
@@ -53,8 +54,8 @@ def test_catalog_twins_round_trip_with_identical_weights_and_layers(keras: Any, 
 
 
 def test_catalog_builds_are_the_same_network_in_both_engines(keras: Any) -> None:
-    keras_model = catalog.build("cnn1_3", "keras", (28, 28, 1), 10, seed=0)
-    scratch_model = catalog.build("cnn1_3", "scratch", (28, 28, 1), 10, seed=0)
+    keras_model = models.build("cnn1_3", "keras", (28, 28, 1), 10, seed=0)
+    scratch_model = models.build("cnn1_3", "scratch", (28, 28, 1), 10, seed=0)
     assert [type(layer).__name__ for layer in keras_model.layers] == [
         type(layer).__name__ for layer in scratch_model.layers
     ]
@@ -65,7 +66,7 @@ def test_catalog_builds_are_the_same_network_in_both_engines(keras: Any) -> None
 
 
 def test_float64_models_transfer_as_float64(keras: Any, float64_keras) -> None:
-    keras_model = catalog.build("convnet1_3", "keras", (8, 8, 1), 10, seed=0, dtype="float64")
+    keras_model = models.build("convnet1_3", "keras", (8, 8, 1), 10, seed=0, dtype="float64")
     scratch_model = to_scratch(keras_model)
     assert scratch_model.dtype == "float64"
     back = to_keras(scratch_model)
@@ -151,7 +152,7 @@ def test_non_catalog_model_transfers_both_ways_with_parity(keras: Any, make_batc
 
 
 def test_without_dropout_keeps_weights_and_zeroes_every_rate(keras: Any) -> None:
-    model = catalog.build("lenet5", "keras", (8, 8, 1), 10, seed=0)
+    model = models.build("lenet5", "keras", (8, 8, 1), 10, seed=0)
     plain = without_dropout(model)
     assert [layer.rate for layer in plain.layers if hasattr(layer, "rate")] == [0.0]
     assert weights_identical(model.get_weights(), plain.get_weights())

@@ -13,6 +13,7 @@ import pytest
 
 from keras_models import parity, validate
 from suite import cli
+from suite.commands import validate as validate_command
 
 from .conftest import (
     SPEC_FORWARD_FLOAT32,
@@ -49,7 +50,7 @@ def test_digits_images_are_real_and_other_shapes_random() -> None:
 
 def test_validate_writes_json_and_markdown_and_passes(tmp_path: Path, capsys) -> None:
     arguments = _arguments("--arch", "densenet2_20", "--steps", "3", "--out", str(tmp_path))
-    assert validate.run(arguments) == 0
+    assert validate_command.run(arguments) == 0
     printed = capsys.readouterr().out
     assert "| densenet2_20 | digits8x8 (real) | 4 | ok |" in printed
     document = json.loads((tmp_path / f"validate-{_backend()}.json").read_text())
@@ -74,21 +75,21 @@ def test_validate_writes_json_and_markdown_and_passes(tmp_path: Path, capsys) ->
 def test_a_failing_check_gives_exit_code_one(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(parity, "GRADIENT_BOUND", 0.0)  # any rounding now fails
     arguments = _arguments("--arch", "densenet2_20", "--steps", "1", "--out", str(tmp_path))
-    assert validate.run(arguments) == 1
+    assert validate_command.run(arguments) == 1
     document = json.loads((tmp_path / f"validate-{_backend()}.json").read_text())
     assert document["passed"] is False
     assert document["models"][0]["failures"] == ["gradient"]
 
 
 def test_unknown_names_give_exit_code_two_and_list_the_catalog(capsys) -> None:
-    assert validate.run(_arguments("--arch", "alexnet")) == 2
+    assert validate_command.run(_arguments("--arch", "alexnet")) == 2
     error = capsys.readouterr().err
     assert "alexnet" in error and "vgg_c" in error
-    assert validate.run(_arguments("--dataset", "imagenet")) == 2
+    assert validate_command.run(_arguments("--dataset", "imagenet")) == 2
 
 
 def test_an_architecture_that_cannot_take_the_data_set_is_reported(tmp_path: Path) -> None:
-    record = validate.validate_architecture("numpy_cnn", dataset="digits8x8", steps=1)
+    record = validate_command.validate_architecture("numpy_cnn", dataset="digits8x8", steps=1)
     assert record.failures()[0] == "error"
     assert "Conv2D(8, 5x5, valid, relu)" in record.error
 

@@ -107,7 +107,7 @@ def test_real_engines_agree_and_a_killed_run_resumes_without_loss_or_repeat(tmp_
                 for record in after.records
                 if record["seed"] == seed and record["architecture"] == architecture
             }
-            scratch, keras = pair["scratch"], pair["keras"]
+            scratch, keras = pair["scratch"], pair["keras:tensorflow"]
             assert scratch["split"] == keras["split"]
             assert (
                 scratch["training"]["initial_weights_sha256"]

@@ -12,9 +12,13 @@ import json
 import numpy as np
 import pytest
 
-import scratch_cnn as sc
-from suite import matrix, runner
+from suite import matrix
+from suite.engines.scratch import ScratchEngine
+from suite.engines.spec import parse_engine_spec
 from suite.results import ResultsStore
+from suite.run.data import DataCache
+from suite.run.driver import DeviceUnavailableError, MatrixRunner, RunOptions
+from suite.run.plan import rotated
 from suite.timing import ThreadSettings
 
 MATRIX = """
@@ -51,44 +55,59 @@ def load(text: str) -> matrix.Matrix:
     )
 
 
-class TinyEngine(runner.ScratchEngine):
-    """A two-layer scratch net in place of the catalog architecture."""
+def tiny_configs(cell, input_shape, num_classes, seed):
+    """A two-layer net in Keras config form, in place of a catalog architecture."""
+    model = {
+        "name": "tiny_dense",
+        "dtype": "float32",
+        "layers": [
+            {"class_name": "InputLayer", "config": {"batch_shape": [None, *input_shape]}},
+            {"class_name": "Flatten", "config": {}},
+            {"class_name": "Dense", "config": {"units": 16, "activation": "relu"}},
+            {"class_name": "Dense", "config": {"units": num_classes, "activation": "softmax"}},
+        ],
+    }
+    optimizer = {
+        "class_name": "SGD",
+        "config": {"learning_rate": cell.hyperparameters["learning_rate"]},
+    }
+    return model, {
+        "optimizer": optimizer,
+        "loss": "categorical_crossentropy",
+        "metrics": ["accuracy"],
+    }
+
+
+class TinyEngine(ScratchEngine):
+    """The scratch engine under another spec, with failure switches, run in this process."""
 
     def __init__(
         self,
-        name: str,
+        spec: str,
         fail_build: bool = False,
         diverge: bool = False,
         interrupt_after: int | None = None,
     ) -> None:
-        super().__init__("cpu")
-        self.name = name
+        super().__init__(parse_engine_spec(spec))
         self.fail_build = fail_build
         self.diverge = diverge
         self.interrupt_after = interrupt_after
         self.builds = 0
 
-    def build(self, cell, data, seed):
+    @property
+    def device(self):
+        return "cpu"
+
+    def setup(self, threads):
+        return ThreadSettings(threads=1).as_dict()
+
+    def build(self, model_config, compile_config, *, seed, crossentropy=None):
         self.builds += 1
         if self.interrupt_after is not None and self.builds > self.interrupt_after:
             raise KeyboardInterrupt
         if self.fail_build:
             raise RuntimeError("the twin could not be built")
-        model = sc.Sequential(
-            [
-                sc.Input(data.input_shape),
-                sc.Flatten(),
-                sc.Dense(16, "relu"),
-                sc.Dense(data.num_classes, "softmax"),
-            ],
-            seed=seed,
-        )
-        model.compile(
-            sc.optimizers.SGD(cell.hyperparameters["learning_rate"]),
-            "categorical_crossentropy",
-            ["accuracy"],
-        )
-        return model
+        return super().build(model_config, compile_config, seed=seed, crossentropy=crossentropy)
 
     def fit_epoch(self, model, x, y, batch_size):
         self.last_epoch_x = x
@@ -100,16 +119,20 @@ class TinyEngine(runner.ScratchEngine):
 
 @pytest.fixture
 def isolated(monkeypatch, tmp_path):
-    monkeypatch.setattr(runner, "configure_threads", lambda *a, **k: ThreadSettings(threads=1))
     monkeypatch.delenv("CNNBENCH_DATA", raising=False)
     monkeypatch.setenv("CNNBENCH_CACHE", str(tmp_path / "cache"))
     return tmp_path
 
 
-def make_runner(tmp_path, text=MATRIX, engines=None, **options):
-    engines = engines or {"scratch": TinyEngine("scratch"), "keras": TinyEngine("keras")}
-    run_options = runner.RunOptions(out_dir=tmp_path / "out", quiet=True, **options)
-    return runner.MatrixRunner(load(text), run_options, engines=engines)
+def make_runner(tmp_path, text=MATRIX, engines=None, runner_class=None, **options):
+    engines = engines or {
+        "scratch": TinyEngine("scratch"),
+        "keras:tensorflow": TinyEngine("keras:tensorflow"),
+    }
+    run_options = RunOptions(out_dir=tmp_path / "out", quiet=True, **options)
+    return (runner_class or MatrixRunner)(
+        load(text), run_options, engines=engines, configs=tiny_configs
+    )
 
 
 def test_both_engines_get_identical_data_and_initial_weights(isolated):
@@ -121,7 +144,7 @@ def test_both_engines_get_identical_data_and_initial_weights(isolated):
     assert len({record["key"] for record in records}) == 4
     for seed in (0, 1):
         pair = [record for record in records if record["seed"] == seed]
-        assert {record["engine"] for record in pair} == {"scratch", "keras"}
+        assert {record["engine"] for record in pair} == {"scratch", "keras:tensorflow"}
         for field in ("split", "hyperparameters"):
             assert pair[0][field] == pair[1][field]
         for field in ("initial_weights_sha256", "batch_order_sha256"):
@@ -136,7 +159,12 @@ def test_both_engines_get_identical_data_and_initial_weights(isolated):
         seed0["training"]["initial_weights_sha256"] != seed1["training"]["initial_weights_sha256"]
     )
     # engines alternate: the first seed starts with scratch, the second with keras
-    assert [record["engine"] for record in records] == ["scratch", "keras", "keras", "scratch"]
+    assert [record["engine"] for record in records] == [
+        "scratch",
+        "keras:tensorflow",
+        "keras:tensorflow",
+        "scratch",
+    ]
     record = records[0]
     assert record["status"] == "success" and record["error"] is None
     assert (
@@ -176,7 +204,7 @@ def test_resume_skips_stored_runs_and_redoes_a_lost_one(isolated):
 def test_failures_and_divergence_are_recorded_and_the_matrix_goes_on(isolated):
     engines = {
         "scratch": TinyEngine("scratch", diverge=True),
-        "keras": TinyEngine("keras", fail_build=True),
+        "keras:tensorflow": TinyEngine("keras:tensorflow", fail_build=True),
     }
     summary = make_runner(isolated, engines=engines).run()
     assert summary.stored == {"diverged": 2, "failed": 2}
@@ -200,13 +228,16 @@ def test_absent_data_set_files_are_recorded_as_skipped(isolated):
 
 
 def test_ctrl_c_keeps_finished_runs_and_resume_finishes_the_rest(isolated):
-    engines = {"scratch": TinyEngine("scratch", interrupt_after=3), "keras": TinyEngine("keras")}
+    engines = {
+        "scratch": TinyEngine("scratch", interrupt_after=1),
+        "keras:tensorflow": TinyEngine("keras:tensorflow"),
+    }
     summary = make_runner(isolated, engines=engines).run()
     assert summary.interrupted
     path = isolated / "out" / "results.jsonl"
     first = ResultsStore(path).read()
-    # builds: seed 0 initial weights, scratch run, (keras run), seed 1 initial weights, then
-    # the fourth scratch build is interrupted: seed 1's keras run (first in turn) is stored
+    # seed 0: scratch, keras; seed 1: keras (first in turn), then the second scratch build
+    # is interrupted: three runs are stored
     assert first.problems == [] and len(first.records) == summary.stored["success"] == 3
     resumed = make_runner(isolated, resume=True).run()
     records = ResultsStore(path).read().records
@@ -223,20 +254,37 @@ def test_time_budget_stops_training_early(isolated):
     assert record["training"]["stopped_early"] == "time_budget"
 
 
-def test_epoch_arrays_follow_the_shared_batch_order(isolated):
+def test_epoch_arrays_follow_the_handed_over_order(isolated):
     import datasets
 
     cell = load(MATRIX).cells[0]
-    data = runner.DataCache(None, False).prepare(cell, seed=3)
-    x0, y0, order0 = data.epoch_arrays(0, 3, shuffle=True)
-    _, _, order1 = data.epoch_arrays(1, 3, shuffle=True)
-    np.testing.assert_array_equal(order0, datasets.epoch_order(data.split.train, 3, 0))
-    assert not np.array_equal(order0, order1)
-    assert sorted(order0) == sorted(data.split.train)
+    cache = DataCache(None, False)
+    split = cache.split("digits8x8", 3, None)
+    data = cache.prepare("digits8x8", split, cell.harness_settings(), split.fingerprint)
+    order0 = datasets.epoch_order(split.train, 3, 0)
+    x0, y0 = data.epoch_arrays(order0)
+    assert sorted(order0) == sorted(split.train)
     np.testing.assert_allclose(x0, data.dataset.images[order0] / 16.0, rtol=1e-6)
     np.testing.assert_array_equal(y0.argmax(1), data.dataset.labels[order0])
-    _, _, unshuffled = data.epoch_arrays(0, 3, shuffle=False)
-    np.testing.assert_array_equal(unshuffled, data.split.train)
+
+
+def test_a_worker_refuses_a_split_that_differs_from_its_own(isolated):
+    from suite.run.data import SplitMismatchError
+
+    cell = load(MATRIX).cells[0]
+    cache = DataCache(None, False)
+    split = cache.split("digits8x8", 3, None)
+    with pytest.raises(SplitMismatchError, match="driver's is 0123"):
+        cache.prepare("digits8x8", split, cell.harness_settings(), "0123")
+
+
+def test_engine_order_rotates_from_seed_to_seed():
+    engines = ["scratch", "keras:tensorflow", "keras:jax"]
+    assert rotated(engines, 0) == engines
+    assert rotated(engines, 1) == ["keras:tensorflow", "keras:jax", "scratch"]
+    assert rotated(engines, 2) == ["keras:jax", "scratch", "keras:tensorflow"]
+    assert rotated(engines, 3) == engines
+    assert rotated(["scratch", "keras"], 1) == ["keras", "scratch"]
 
 
 def test_gpu_run_without_a_gpu_is_refused_before_anything_runs(isolated):
@@ -247,6 +295,6 @@ def test_gpu_run_without_a_gpu_is_refused_before_anything_runs(isolated):
     except ImportError:
         pass
     text = MATRIX.replace('engines = ["scratch", "keras"]', 'engines = ["scratch"]')
-    with pytest.raises(runner.DeviceUnavailableError, match="scratch_cnn needs CuPy"):
+    with pytest.raises(DeviceUnavailableError, match="scratch_cnn needs CuPy"):
         make_runner(isolated, text=text, device="gpu").run()
     assert not (isolated / "out" / "results.jsonl").exists()

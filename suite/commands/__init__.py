@@ -1,0 +1,1 @@
+"""The ``cnnbench`` sub-commands, one module each (``configure_parser`` and ``run``)."""

@@ -1,0 +1,268 @@
+"""Slowdown factor of each engine under a standard competing load.
+
+For each engine and net, a fresh worker process (so thread pools start as a run's would)
+builds the model on small random data, trains warm-up epochs, then trains ``--epochs``
+epochs quiet, beside 1 busy process, beside 2 busy processes (``tools/load_generator.py``)
+and quiet again. The slowdown factor is the median s/epoch under load over the median
+quiet s/epoch; the machine's load average is printed beside every figure, because the
+"quiet" baseline is only as quiet as the machine.
+
+    python tools/slowdown.py                                 # the issue's 5 nets, both engines
+    python tools/slowdown.py --nets lenet5 --engines scratch --policy off
+    python tools/slowdown.py --json slowdown.json --markdown
+
+``--policy`` picks the scratch engine's BLAS thread policy (:mod:`suite.thread_policy`):
+``off`` is the old behaviour (``--threads`` OpenBLAS threads for every GEMM), ``auto`` the
+default. Keras runs are unaffected by it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from load_generator import CompetingLoad
+
+NETS = ("dnn_128_128_64", "densenet4_300", "cnn1_32", "lenet5", "vgg12_32")
+#: (input shape, training images): sized for roughly 0.1-0.5 s quiet epochs on 2 cores
+SHAPES: dict[str, tuple[tuple[int, int, int], int]] = {
+    "dnn_128_128_64": ((28, 28, 1), 32768),
+    "densenet4_300": ((28, 28, 1), 16384),
+    "cnn1_32": ((28, 28, 1), 4096),
+    "lenet5": ((32, 32, 3), 1024),
+    "vgg12_32": ((32, 32, 3), 2048),
+}
+DEFAULT_SHAPE = ((28, 28, 1), 4096)
+
+
+def loadavg() -> str:
+    """The 1/5/15-minute load averages as ``"0.12 0.30 0.25"``."""
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def _epoch_clock(engine: str) -> Any:
+    if engine != "keras":
+        return None
+    import keras
+
+    class EpochClock(keras.callbacks.Callback):
+        seconds = 0.0
+        started = 0.0
+
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            self.seconds = time.perf_counter() - self.started
+
+    return EpochClock()
+
+
+def build_model(net: str, engine: str, shape: tuple[int, ...], seed: int = 0) -> Any:
+    """The catalog architecture for one engine (``suite.engines.models.build``)."""
+    from suite.engines import models
+
+    return models.build(net, engine, shape, 10, seed=seed)
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    """Worker: train one engine x net quiet and under each load; return the figures."""
+    from suite.timing import configure_threads
+
+    settings = configure_threads(
+        args.threads, keras_backend="tensorflow", configure_keras_backend=args.engine == "keras"
+    )
+    policy_name = None
+    if args.engine == "scratch":
+        from suite.thread_policy import apply_thread_policy
+
+        policy_name = apply_thread_policy(args.policy, settings.threads)
+
+    import numpy as np
+
+    from suite import catalog
+
+    shape, count = SHAPES.get(args.net, DEFAULT_SHAPE)
+    if args.samples:
+        count = args.samples
+    rng = np.random.default_rng(0)
+    x = rng.random((count, *shape), dtype=np.float32)
+    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, count)]
+    if args.engine == "keras":
+        import keras
+
+        keras.utils.set_random_seed(0)
+    model = build_model(args.net, args.engine, shape)
+    batch_size = catalog.hyperparameters(args.net).batch_size
+    clock = _epoch_clock(args.engine)
+
+    def epoch() -> float:
+        if clock is None:
+            history = model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
+            return float(history.epoch_times[-1])
+        model.fit(
+            x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0, callbacks=[clock]
+        )
+        return float(clock.seconds)
+
+    for _ in range(args.warmup):
+        epoch()
+    phases = []
+    for processes in [0, *args.loads, 0]:
+        with CompetingLoad(processes, seconds=600, kind=args.load_kind, settle_seconds=0.5):
+            before = loadavg()
+            cpu0 = time.process_time()
+            seconds = [epoch() for _ in range(args.epochs)]
+            cpu = time.process_time() - cpu0
+        phases.append(
+            {
+                "processes": processes,
+                "epoch_seconds": seconds,
+                "median": statistics.median(seconds),
+                "cpu_per_wall": cpu / sum(seconds),
+                "loadavg_before": before,
+            }
+        )
+    quiet = statistics.median(
+        s for phase in phases if phase["processes"] == 0 for s in phase["epoch_seconds"]
+    )
+    factors = {
+        str(phase["processes"]): phase["median"] / quiet
+        for phase in phases
+        if phase["processes"] > 0
+    }
+    return {
+        "engine": args.engine,
+        "net": args.net,
+        "policy": policy_name,
+        "threads": settings.threads,
+        "samples": count,
+        "quiet_seconds": quiet,
+        "slowdown": factors,
+        "phases": phases,
+    }
+
+
+def _worker_command(args: argparse.Namespace, engine: str, net: str) -> list[str]:
+    command = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--worker",
+        "--engine",
+        engine,
+        "--net",
+        net,
+        "--epochs",
+        str(args.epochs),
+        "--warmup",
+        str(args.warmup),
+        "--policy",
+        args.policy,
+        "--load-kind",
+        args.load_kind,
+        "--loads",
+        *[str(n) for n in args.loads],
+    ]
+    if args.samples:
+        command += ["--samples", str(args.samples)]
+    if args.threads:
+        command += ["--threads", str(args.threads)]
+    return command
+
+
+def markdown_table(results: list[dict[str, Any]], loads: list[int]) -> str:
+    """The results as a Markdown table: quiet s/epoch and slowdown per load, per engine."""
+    engines = sorted({r["engine"] for r in results}, key=lambda e: e != "scratch")
+    header = ["net"]
+    for engine in engines:
+        header.append(f"{engine} quiet s/epoch")
+        header += [f"{engine} x{n} busy" for n in loads]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    nets = list(dict.fromkeys(r["net"] for r in results))
+    for net in nets:
+        row = [net]
+        for engine in engines:
+            match = [r for r in results if r["net"] == net and r["engine"] == engine]
+            if not match:
+                row += ["-"] * (1 + len(loads))
+                continue
+            result = match[0]
+            row.append(f"{result['quiet_seconds']:.3f}")
+            row += [f"{result['slowdown'].get(str(n), float('nan')):.2f}" for n in loads]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--nets", nargs="+", default=list(NETS))
+    parser.add_argument("--engines", nargs="+", default=["scratch", "keras"])
+    parser.add_argument("--loads", nargs="+", type=int, default=[1, 2], help="busy processes")
+    parser.add_argument("--threads", type=int, default=None, help="threads (usable cores)")
+    parser.add_argument("--epochs", type=int, default=3, help="timed epochs per phase (3)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed epochs first (2)")
+    parser.add_argument("--samples", type=int, default=None, help="training images per epoch")
+    parser.add_argument("--policy", default="auto", help="scratch thread policy (auto/off)")
+    parser.add_argument("--load-kind", default="python", choices=("python", "numpy"))
+    parser.add_argument("--json", type=Path, default=None, help="write all figures here")
+    parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--engine", help=argparse.SUPPRESS)
+    parser.add_argument("--net", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status."""
+    args = _parse(argv)
+    if args.worker:
+        print(json.dumps(measure(args)), flush=True)
+        return 0
+    results = []
+    started = loadavg()
+    for net in args.nets:
+        for engine in args.engines:
+            env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="-1")
+            done = subprocess.run(
+                _worker_command(args, engine, net),
+                capture_output=True,
+                text=True,
+                env=env,
+                check=False,
+            )
+            if done.returncode != 0:
+                print(f"{engine} {net}: worker failed\n{done.stderr[-3000:]}", file=sys.stderr)
+                continue
+            result = json.loads(done.stdout.strip().splitlines()[-1])
+            results.append(result)
+            factors = " ".join(f"x{n}={v:.2f}" for n, v in result["slowdown"].items())
+            phases = " | ".join(
+                f"{p['processes']}: {p['median']:.3f}s cpu/wall {p['cpu_per_wall']:.2f}"
+                f" load {p['loadavg_before']}"
+                for p in result["phases"]
+            )
+            print(
+                f"{engine:8s} {net:15s} policy={result['policy']} quiet"
+                f" {result['quiet_seconds']:.3f}s {factors}   [{phases}]",
+                flush=True,
+            )
+    summary = {"loadavg_start": started, "loadavg_end": loadavg(), "results": results}
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=1) + "\n")
+    if args.markdown:
+        print(markdown_table(results, args.loads))
+        print(f"\nload average at start {started}, at end {summary['loadavg_end']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
