@@ -25,12 +25,14 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from reports.cells import CellInfo, describe_cells
+from reports.cells import CellInfo, all_engines, describe_cells, resolve_baseline
 from reports.formatting import GAP, Table, to_markdown, write_table
 from reports.html_page import PageSection, PlotEntry, render_page
 from reports.loading import LoadedResults, load_results
 from reports.statistics import (
+    contended_run_count,
     engine_comparison,
+    engine_speeds,
     engine_statistics,
     find_gaps,
     paired_seeds,
@@ -42,6 +44,7 @@ from reports.tables import (
     gaps_table,
     seed_table_accuracy_time,
     seed_table_per_class,
+    speed_table,
 )
 
 if TYPE_CHECKING:  # plotting libraries load only when a report is drawn
@@ -131,11 +134,14 @@ def _environment_table(loaded: LoadedResults) -> Table:
             continue
         row = {
             "File": record["_source"],
+            "Engine": str(record["engine"]),
             "Device": str(environment.get("device") or record.get("device") or GAP),
             "CPU": str(environment.get("cpu") or GAP),
             "Threads": str(environment.get("threads") or GAP),
             "NumPy": str(environment.get("numpy") or GAP),
             "TensorFlow": str(environment.get("tensorflow") or GAP),
+            "JAX": str(environment.get("jax") or GAP),
+            "PyTorch": str(environment.get("torch") or GAP),
             "Keras": str(environment.get("keras") or GAP),
             "GPU": str(environment.get("gpu") or GAP),
         }
@@ -143,12 +149,13 @@ def _environment_table(loaded: LoadedResults) -> Table:
         if key not in seen:
             seen.add(key)
             rows.append(row)
-    frame = pd.DataFrame(rows, columns=["File", "Device", "CPU", "Threads", "NumPy",
-                                        "TensorFlow", "Keras", "GPU"])  # fmt: skip
+    columns = ["File", "Engine", "Device", "CPU", "Threads", "NumPy", "TensorFlow", "JAX",
+               "PyTorch", "Keras", "GPU"]  # fmt: skip
+    frame = pd.DataFrame(rows, columns=columns)
     return Table(
         name="environment",
         title="Where the runs ran",
-        caption="Each distinct environment block stored with the runs.",
+        caption="Each distinct environment block stored with the runs, per engine.",
         data=frame,
         display=frame,
     )
@@ -162,8 +169,8 @@ def _cell_plots(loaded: LoadedResults, info: CellInfo, settings: PlotSettings) -
         _draw(
             f"learning-curves-{stem}",
             f"{info.label}: learning curves",
-            "Training (solid) and validation (dashed) loss and accuracy per epoch, both "
-            "engines overlaid (scratch thick and pale underneath, so identical curves stay "
+            "Training (solid) and validation (dashed) loss and accuracy per epoch, every "
+            "engine overlaid (the first engine thick underneath, so identical curves stay "
             "visible); line: mean over seeds, band: ±1 sd.",
             lambda: plots.plot_learning_curves(loaded, info, settings),
             "no successful run of this cell stored learning curves",
@@ -200,6 +207,22 @@ def _cell_plots(loaded: LoadedResults, info: CellInfo, settings: PlotSettings) -
     ]
 
 
+def _comparison_intro(cells: Sequence[CellInfo], contended: int) -> str:
+    baselines = list(dict.fromkeys(info.baseline for info in cells if info.baseline))
+    engines = all_engines(cells)
+    text = (
+        f"Engines: {', '.join(engines) or 'none'}. Baseline: {', '.join(baselines) or 'none'}"
+        " (each other engine is compared with it on the same seeds; cnnbench report "
+        "--baseline SPEC picks another)."
+    )
+    if contended:
+        text += (
+            f" {contended} contended {'run' if contended == 1 else 'runs'} left out of "
+            "every time figure and verdict."
+        )
+    return text
+
+
 def _meta_lines(loaded: LoadedResults, cells: Sequence[CellInfo]) -> list[str]:
     statuses = loaded.runs["status"].value_counts() if not loaded.runs.empty else {}
     status_text = ", ".join(f"{count} {status}" for status, count in dict(statuses).items())
@@ -222,6 +245,7 @@ def build_report(
     out_dir: str | os.PathLike[str],
     settings: PlotSettings | None = None,
     title: str = "cnnbench report: scratch_cnn vs Keras",
+    baseline: str | None = None,
 ) -> ReportFiles:
     """Read results files and write the HTML page, Markdown, CSV and PNG files.
 
@@ -235,6 +259,10 @@ def build_report(
         Figure size and resolution; the default is 100 dpi at full size.
     title : str, optional
         The page's title.
+    baseline : str, optional
+        The engine spec every other engine is compared with; ``scratch`` when the
+        results hold it, else the first engine in the usual order (see
+        :func:`reports.cells.resolve_baseline`).
 
     Returns
     -------
@@ -245,19 +273,27 @@ def build_report(
     ------
     FileNotFoundError
         A path is neither a results file nor a folder holding one.
+    reports.cells.BaselineError
+        ``baseline`` names no engine of the results.
     """
     from reports import plots
 
     settings = settings or plots.PlotSettings()
     loaded = load_results(paths)
-    cells = describe_cells(loaded)
+    chosen = resolve_baseline(baseline, all_engines(describe_cells(loaded)))
+    cells = describe_cells(loaded, chosen)
     statistics = engine_statistics(loaded, cells)
     pairs = paired_seeds(loaded, cells)
     comparison = engine_comparison(statistics, pairs, cells)
+    speeds = engine_speeds(loaded, statistics, comparison, cells)
     gaps = find_gaps(loaded, cells)
-    summary = build_summary(comparison, gaps, loaded.problems, len(loaded.records))
+    contended = contended_run_count(loaded)
+    summary = build_summary(
+        comparison, gaps, loaded.problems, len(loaded.records), speeds, contended
+    )
 
     comparison_tab = comparison_table(comparison)
+    speeds_tab = speed_table(speeds)
     engines_tab = engine_table(statistics)
     gaps_tab = gaps_table(gaps)
     table_one = seed_table_accuracy_time(statistics)
@@ -268,11 +304,22 @@ def build_report(
     overview_plots = [
         _draw(
             "speed-ratio",
-            "Speed ratio scratch/Keras per architecture",
-            "Median over seeds of each seed's training-time ratio; whiskers: min to max; "
-            "dashed line: equal speed.",
-            lambda: plots.plot_speed_ratios(pairs, settings),
-            "no seed has successful runs of both engines",
+            "Steady-state epoch time of each engine relative to the baseline",
+            "Per cell and engine: the geometric mean over seeds of the paired seconds-per-"
+            "epoch ratio engine/baseline (big marker) with its 95% interval (bar; none under "
+            "3 seeds), and each seed's ratio (small dots); contended runs left out; dashed "
+            "line: equal speed.",
+            lambda: plots.plot_speed_ratios(comparison, pairs, settings),
+            "no seed has uncontended successful runs of the baseline and another engine",
+            settings,
+        ),
+        _draw(
+            "epoch-times",
+            "Steady-state epoch time of every engine",
+            "Seconds per steady-state epoch (median of the epochs after the first) of each "
+            "uncontended successful run; colour: engine.",
+            lambda: plots.plot_epoch_times(loaded, cells, settings),
+            "no uncontended successful run stored its seconds per epoch",
             settings,
         ),
         _draw(
@@ -298,8 +345,9 @@ def build_report(
     sections = [
         PageSection(
             "comparison",
-            "Scratch vs Keras",
-            tables=[comparison_tab],
+            "Engines compared",
+            intro=_comparison_intro(cells, contended),
+            tables=[comparison_tab, speeds_tab],
             plots=overview_plots,
         ),
         PageSection("gaps", "Gaps and reading problems", tables=[gaps_tab, problems_tab]),
@@ -335,8 +383,8 @@ def build_report(
         html=out / HTML_FILE_NAME, markdown=out / MARKDOWN_FILE_NAME, summary=summary
     )
     files.loaded = loaded
-    all_tables = [comparison_tab, gaps_tab, engines_tab, table_one, *per_class, problems_tab,
-                  environment_tab]  # fmt: skip
+    all_tables = [comparison_tab, speeds_tab, gaps_tab, engines_tab, table_one, *per_class,
+                  problems_tab, environment_tab]  # fmt: skip
     all_tables[1:1] = time_tables  # time to accuracy, performance profile (as on the page)
     for table in all_tables:
         files.tables.extend(write_table(table, out / "tables"))

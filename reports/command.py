@@ -2,7 +2,7 @@
 
 Exit codes: 0 when the report was written, 1 when it was written but no results file held
 a usable record (the page says so), 2 when a results file does not exist or an argument is
-invalid.
+invalid (``--baseline`` naming no engine of the results, ``--dpi`` below 10).
 """
 
 from __future__ import annotations
@@ -40,6 +40,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--dpi", type=int, default=100, metavar="N", help="resolution of the figures (default: 100)"
     )
     parser.add_argument(
+        "--baseline",
+        default=None,
+        metavar="SPEC",
+        help="the engine every other engine is compared with, e.g. scratch, "
+        "keras:tensorflow, keras:jax (default: scratch when the results hold it, else the "
+        "first of scratch, scratch:gpu, keras:tensorflow, keras:jax, keras:torch present)",
+    )
+    parser.add_argument(
         "--title",
         default="cnnbench report: scratch_cnn vs Keras",
         help="the page's title",
@@ -64,11 +72,14 @@ def run(args: argparse.Namespace) -> int:
         return 2
     # imported here: plotting libraries load only when a report is built
     from reports.build import build_report
+    from reports.cells import BaselineError
     from reports.plots import PlotSettings
 
     try:
-        files = build_report(args.results, args.out, PlotSettings(dpi=args.dpi), args.title)
-    except FileNotFoundError as error:
+        files = build_report(
+            args.results, args.out, PlotSettings(dpi=args.dpi), args.title, args.baseline
+        )
+    except (FileNotFoundError, BaselineError) as error:
         print(f"cnnbench report: {error}", file=sys.stderr)
         return 2
     for problem in files.loaded.problems:

@@ -87,6 +87,33 @@ def format_ratio(value: float | None) -> str:
     return GAP if is_missing(value) else f"{value:.3g}x"
 
 
+def format_interval(low: float | None, high: float | None, form: str = "ratio") -> str:
+    """An interval: ``"1.9x to 2.3x"`` (``form="ratio"``) or ``"-0.0028 to +0.0056"``
+    (``form="difference"``).
+
+    Parameters
+    ----------
+    low, high : float or None
+        The ends; None or NaN when there is no interval (:data:`GAP`); infinite where the
+        test cannot bound that side.
+    form : {"ratio", "difference"}
+        How to print the ends.
+
+    Returns
+    -------
+    str
+    """
+    if is_missing(low) or is_missing(high):
+        return GAP
+
+    def end(value: float) -> str:
+        if math.isinf(value):
+            return "∞" if value > 0 else "-∞"
+        return format_ratio(value) if form == "ratio" else f"{value:+.4f}"
+
+    return f"{end(low)} to {end(high)}"
+
+
 def format_count(value: float | None) -> str:
     """A whole number with thousands separators, or :data:`GAP`."""
     return GAP if is_missing(value) else f"{value:,.0f}"

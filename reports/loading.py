@@ -7,6 +7,11 @@ reported there). On top of it this module
   same key; the last one is the run's outcome),
 - sets aside records that lack what a report needs to place them (data set, architecture,
   engine, seed), each with a reason,
+- names every engine by its canonical *engine spec* (``scratch``, ``keras:tensorflow``,
+  ``keras:jax``...; :func:`suite.engines.spec.record_engine_spec`), in ``engine`` and in
+  ``engine_order``, so a store written before specs existed (``"keras"`` with the backend
+  in ``keras_backend``) reads the same as a new one, and runs of two Keras backends in one
+  store stay two engines,
 - flattens the scalar figures the tables use into a :class:`pandas.DataFrame`, one row
   per run, with NaN where a figure is absent or ``null``.
 
@@ -25,6 +30,7 @@ from typing import Any
 
 import pandas as pd
 
+from suite.engines.spec import record_engine_spec
 from suite.results import RESULTS_FILE_NAME, ResultsStore
 
 #: identity fields a record must carry to be placed in a table
@@ -66,7 +72,13 @@ IDENTITY_COLUMNS = (
     "initial_weights_sha256",
     "batch_order_sha256",
     "elapsed_seconds",
+    "epoch_seconds",
+    "timing_quality",
+    "stored_engine",
 )
+
+#: ``timing_quality`` of a run whose clocks the runner saw disturbed by other load
+CONTENDED = "contended"
 
 
 def nested_get(record: Mapping[str, Any], path: Sequence[str], default: Any = None) -> Any:
@@ -119,6 +131,58 @@ def _number_list(value: Any) -> list[float] | None:
     return [as_number(item) for item in value]
 
 
+def _keras_backend_of(record: Mapping[str, Any]) -> str | None:
+    """The Keras backend a record names anywhere (None when it names none)."""
+    environment = record.get("environment")
+    environment = environment if isinstance(environment, Mapping) else {}
+    settings = environment.get("thread_settings")
+    settings = settings if isinstance(settings, Mapping) else {}
+    for candidate in (
+        record.get("keras_backend"),
+        environment.get("keras_backend"),
+        settings.get("keras_backend"),
+    ):
+        if isinstance(candidate, str) and candidate:
+            return candidate
+    return None
+
+
+def engine_spec_of(record: Mapping[str, Any], engine: Any = None) -> str:
+    """The canonical engine spec of a record, or of another engine its ``engine_order`` names.
+
+    Parameters
+    ----------
+    record : mapping
+        A results record, old (``"keras"`` plus ``keras_backend``) or new
+        (``"keras:jax"``).
+    engine : Any, optional
+        An engine name from the record's ``engine_order``; the record's own ``engine``
+        when omitted. A bare ``keras`` there means the Keras backend the record's run used
+        (from ``keras_backend`` or its environment block).
+
+    Returns
+    -------
+    str
+        E.g. ``"scratch"``, ``"scratch:gpu"``, ``"keras:tensorflow"``.
+    """
+    name = record.get("engine") if engine is None else engine
+    # only the fields the mapping needs, checked here: an environment block of an old
+    # or hand-edited record may hold anything
+    return record_engine_spec(
+        {
+            "engine": str(name),
+            "keras_backend": _keras_backend_of(record) or "tensorflow",
+            "device": record.get("device") or "cpu",
+        }
+    )
+
+
+def timing_quality_of(record: Mapping[str, Any]) -> str:
+    """``"ok"``, ``"contended"``, or ``"unknown"`` for a record written before the field."""
+    quality = record.get("timing_quality")
+    return quality if isinstance(quality, str) and quality else "unknown"
+
+
 def cell_name(record: Mapping[str, Any]) -> str:
     """The matrix cell a record belongs to: ``experiment/dataset/architecture``.
 
@@ -148,8 +212,9 @@ class LoadedResults:
     Attributes
     ----------
     records : list of dict
-        The latest record per run key, in file order, each with ``_source`` (the file)
-        and ``_cell`` (see :func:`cell_name`) added.
+        The latest record per run key, in file order, each with ``_source`` (the file),
+        ``_cell`` (see :func:`cell_name`) and ``_stored_engine`` (the ``engine`` as
+        stored) added; ``engine`` and ``engine_order`` hold canonical engine specs.
     runs : pandas.DataFrame
         One row per record: :data:`IDENTITY_COLUMNS` then :data:`SCALAR_FIELDS`.
     problems : list of str
@@ -236,6 +301,10 @@ def flatten_record(record: Mapping[str, Any]) -> dict[str, Any]:
         "batch_order_sha256": nested_get(record, ("training", "batch_order_sha256")),
         # cumulative training time per epoch: lets runs of unequal length be compared
         "elapsed_seconds": _number_list(nested_get(record, ("curves", "elapsed_seconds"))),
+        # each epoch's time: the spread of the steady-state epochs enters the time verdicts
+        "epoch_seconds": _number_list(nested_get(record, ("timings", "epoch_seconds"))),
+        "timing_quality": timing_quality_of(record),
+        "stored_engine": str(record.get("_stored_engine", record["engine"])),
     }
     for column, path in SCALAR_FIELDS.items():
         row[column] = as_number(nested_get(record, path))
@@ -277,7 +346,13 @@ def load_results(paths: Iterable[str | os.PathLike[str]]) -> LoadedResults:
                     f"aside: it lacks {', '.join(missing)}"
                 )
                 continue
-            record = dict(record, _source=str(resolved))
+            record = dict(record, _source=str(resolved), _stored_engine=record["engine"])
+            record["engine"] = engine_spec_of(record)
+            order = record.get("engine_order")
+            if isinstance(order, list):
+                record["engine_order"] = [
+                    engine_spec_of(record, name) for name in order if isinstance(name, str)
+                ]
             record["_cell"] = cell_name(record)
             key = record.get("key")
             if isinstance(key, str) and key in latest_by_key:

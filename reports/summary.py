@@ -1,5 +1,6 @@
-"""The report's opening: which engine is faster where, by how much, and whether accuracy
-differs beyond the seed spread, in plain sentences built from the comparison table."""
+"""The report's opening: per pair of engines, in how many cells each is faster or more
+accurate by its verdict, which engine is fastest where, and the warnings, in plain
+sentences built from the comparison tables."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from reports.statistics import BEYOND_SPREAD, NO_SPREAD, STOPPED_EARLY, WITHIN_SPREAD
+from reports.formatting import format_interval, format_ratio
+from reports.statistics import NO_CLEAR_DIFFERENCE, STOPPED_EARLY, faster, more_accurate
 
 
 @dataclass
@@ -20,9 +22,9 @@ class Summary:
     headline : list of str
         A few sentences over all cells.
     per_cell : list of str
-        One sentence per cell that runs both engines.
+        One sentence per cell and engine compared with the baseline.
     warnings : list of str
-        Gaps and unreadable lines, counted, so nobody misses them.
+        Gaps, contended runs and unreadable lines, counted, so nobody misses them.
     """
 
     headline: list[str] = field(default_factory=list)
@@ -30,70 +32,111 @@ class Summary:
     warnings: list[str] = field(default_factory=list)
 
 
-def faster_engine_text(ratio: float) -> str:
-    """``"Keras is 2.25x faster"`` or ``"scratch is 1.17x faster"`` for a scratch/Keras ratio.
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def verdict_counts(verdicts: pd.Series, first: str, second: str, kind: str = "time") -> str:
+    """Count verdicts over cells: ``"scratch faster in 9 cells, keras:jax faster in 1, no
+    clear difference in 2"``.
 
     Parameters
     ----------
-    ratio : float
-        Scratch time / Keras time (above 1: Keras is faster).
+    verdicts : pandas.Series
+        One verdict per compared cell (empty strings, for cells without a comparison, are
+        not counted).
+    first, second : str
+        The two engines (the baseline first).
+    kind : {"time", "accuracy"}
+        Which verdicts they are.
 
     Returns
     -------
     str
-        The sentence fragment; ``"no time ratio"`` for NaN.
+        Each engine's count (zero included, so a reader sees both sides), then the cells
+        without a clear difference.
     """
-    if math.isnan(ratio):
-        return "no time ratio"
-    if ratio >= 1:
-        return f"Keras is {ratio:.3g}x faster"
-    return f"scratch is {1 / ratio:.3g}x faster"
+    name = faster if kind == "time" else more_accurate
+    counted = verdicts[verdicts.astype(bool)]
+    parts = []
+    for index, engine in enumerate((first, second)):
+        count = int((counted == name(engine)).sum())
+        parts.append(f"{name(engine)} in {_plural(count, 'cell') if index == 0 else count}")
+    unclear = int((counted == NO_CLEAR_DIFFERENCE).sum())
+    parts.append(f"no clear difference in {unclear}")
+    return ", ".join(parts)
 
 
 def _cell_sentence(row: pd.Series) -> str:
-    name = f"{row['dataset']} / {row['model']}"
+    name = f"{row['dataset']} / {row['model']}, {row['engine']} vs {row['baseline']}"
     if row["paired_seeds"] == 0:
         return f"{name}: no comparison ({row['note']})."
-    low, high = row["train_time_ratio_min"], row["train_time_ratio_max"]
-    seeds = int(row["paired_seeds"])
-    spread_text = f"{low:.3g}x to {high:.3g}x over {seeds} seeds" if seeds > 1 else "1 seed"
-    parts = [
-        f"{name}: {faster_engine_text(row['train_time_ratio_median'])} to train "
-        f"(scratch/Keras {row['train_time_ratio_median']:.3g}x, {spread_text}"
-    ]
-    if not math.isnan(row["epoch_time_ratio_median"]):
-        parts.append(f"; {row['epoch_time_ratio_median']:.3g}x per steady-state epoch")
-    parts.append(")")
+    parts = [f"{name}: "]
+    if row["timed_pairs"] == 0:
+        parts.append("no uncontended pair to time")
+    else:
+        interval = format_interval(row["epoch_time_ratio_low"], row["epoch_time_ratio_high"])
+        bounds = f", 95% interval {interval}" if interval != "—" else ""
+        parts.append(
+            f"{row['time_verdict']} (s/epoch {row['engine']}/{row['baseline']} "
+            f"{format_ratio(row['epoch_time_ratio'])}{bounds}; {row['time_method']})"
+        )
     difference = row["accuracy_difference_mean"]
     if math.isnan(difference):
         parts.append("; no accuracy difference.")
-        return "".join(parts)
-    spread_text = ""
-    if not math.isnan(row["accuracy_difference_std"]):
-        spread_text = f" ± {row['accuracy_difference_std']:.4f}"
-    parts.append(f"; accuracy scratch - Keras {difference:+.4f}{spread_text}")
-    if row["verdict"] == NO_SPREAD:
-        parts.append(" (one seed: the seed spread is unknown).")
     else:
-        parts.append(f", {row['verdict']} ({row['seed_spread']:.4f}).")
+        interval = format_interval(
+            row["accuracy_difference_low"], row["accuracy_difference_high"], "difference"
+        )
+        bounds = f", 95% interval {interval}" if interval != "—" else ""
+        parts.append(
+            f"; accuracy {row['engine']} - {row['baseline']} {difference:+.4f}{bounds}: "
+            f"{row['accuracy_verdict']}."
+        )
+    if row["note"]:
+        parts.append(f" ({row['note']}.)")
     return "".join(parts)
 
 
+def _fastest_sentence(speeds: pd.DataFrame) -> str | None:
+    fastest = speeds[speeds["fastest"].astype(bool)]
+    if fastest.empty:
+        return None
+    counts = fastest.groupby("engine", sort=False).agg(
+        cells=("cell", "size"), clear=("fastest_clear", "sum")
+    )
+    counts = counts.sort_values("cells", ascending=False, kind="stable")
+    parts = [
+        f"{engine} in {_plural(int(row.cells), 'cell')} (clearly in {int(row.clear)})"
+        for engine, row in counts.iterrows()
+    ]
+    return "Fastest engine per cell (lowest median s/epoch): " + ", ".join(parts) + "."
+
+
 def build_summary(
-    comparison: pd.DataFrame, gaps: pd.DataFrame, problems: list[str], run_count: int
+    comparison: pd.DataFrame,
+    gaps: pd.DataFrame,
+    problems: list[str],
+    run_count: int,
+    speeds: pd.DataFrame | None = None,
+    contended_runs: int = 0,
 ) -> Summary:
-    """Summarise the engine comparison, the gaps and the reading problems.
+    """Summarise the engine comparisons, the gaps and the reading problems.
 
     Parameters
     ----------
     comparison : pandas.DataFrame
-        :func:`reports.tables.engine_comparison`.
+        :func:`reports.statistics.engine_comparison`.
     gaps : pandas.DataFrame
-        :func:`reports.tables.find_gaps`.
+        :func:`reports.statistics.find_gaps`.
     problems : list of str
         Lines skipped and records set aside while reading.
     run_count : int
         Records read.
+    speeds : pandas.DataFrame, optional
+        :func:`reports.statistics.engine_speeds`, for the fastest engine per cell.
+    contended_runs : int, default 0
+        Successful runs left out of the time figures as contended.
 
     Returns
     -------
@@ -104,42 +147,24 @@ def build_summary(
     compared = comparison[comparison["paired_seeds"] > 0]
     if compared.empty:
         summary.headline.append(
-            f"{run_count} runs read; no cell has successful runs of both engines on the same "
+            f"{run_count} runs read; no cell has successful runs of two engines on the same "
             "seed, so there is no speed or accuracy comparison."
         )
-    else:
-        ratios = compared["train_time_ratio_median"].dropna()
-        keras_faster = compared[compared["train_time_ratio_median"] > 1]
-        scratch_faster = compared[compared["train_time_ratio_median"] < 1]
-        overall = float(ratios.median()) if len(ratios) else math.nan
-        summary.headline.append(
-            f"Training time: Keras is faster in {len(keras_faster)} and scratch in "
-            f"{len(scratch_faster)} of {len(compared)} compared cells; median ratio "
-            f"scratch/Keras over cells {overall:.3g}x ({faster_engine_text(overall)})."
-        )
-        if len(ratios):
-            slowest = compared.loc[compared["train_time_ratio_median"].idxmax()]
-            fastest = compared.loc[compared["train_time_ratio_median"].idxmin()]
+    for (baseline, engine), rows in compared.groupby(["baseline", "engine"], sort=False):
+        timed = rows[rows["time_verdict"].astype(bool)]
+        if len(timed):
             summary.headline.append(
-                f"Largest ratio {slowest['train_time_ratio_median']:.3g}x "
-                f"({slowest['dataset']} / {slowest['model']}), smallest "
-                f"{fastest['train_time_ratio_median']:.3g}x "
-                f"({fastest['dataset']} / {fastest['model']})."
+                f"Training speed, {baseline} vs {engine} (steady-state s/epoch, 95% interval "
+                f"of the paired ratio): {verdict_counts(timed['time_verdict'], baseline, engine)}"
+                f" (of {_plural(len(timed), 'compared cell')})."
             )
-        beyond = compared[compared["verdict"] == BEYOND_SPREAD]
-        within = compared[compared["verdict"] == WITHIN_SPREAD]
-        unknown = compared[compared["verdict"] == NO_SPREAD]
-        text = (
-            f"Accuracy: the engines differ beyond the seed spread in {len(beyond)} of "
-            f"{len(compared)} cells"
+        summary.headline.append(
+            f"Accuracy, {baseline} vs {engine} (paired difference, 95% interval): "
+            f"{verdict_counts(rows['accuracy_verdict'], baseline, engine, 'accuracy')} "
+            f"(of {_plural(len(rows), 'compared cell')})."
         )
-        if len(beyond):
-            text += " (" + ", ".join(f"{r.dataset} / {r.model}" for r in beyond.itertuples()) + ")"
-        if len(within):
-            text += f"; within it in {len(within)}"
-        if len(unknown):
-            text += f"; {len(unknown)} with one seed per engine, where the spread is unknown"
-        summary.headline.append(text + ".")
+    if speeds is not None and (sentence := _fastest_sentence(speeds)):
+        summary.headline.append(sentence)
     summary.per_cell = [_cell_sentence(row) for _, row in comparison.iterrows()]
     stopped = gaps[gaps["status"] == STOPPED_EARLY]
     missing = gaps[gaps["status"] != STOPPED_EARLY]
@@ -154,6 +179,12 @@ def build_summary(
         summary.warnings.append(
             f"{len(stopped)} runs were stopped early by the time budget; they count with "
             "fewer epochs (speed ratios use the epochs both engines completed)."
+        )
+    if contended_runs:
+        summary.warnings.append(
+            f"{contended_runs} contended {'run' if contended_runs == 1 else 'runs'} left out "
+            "of the time figures and verdicts (the runner saw other load disturb their "
+            "clocks); their accuracy still counts."
         )
     if problems:
         summary.warnings.append(

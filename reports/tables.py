@@ -12,16 +12,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reports.cells import CellInfo
+from reports.cells import CellInfo, engine_rank
 from reports.formatting import (
     GAP,
     Table,
     format_count,
+    format_interval,
     format_mean_spread,
     format_minutes_seconds,
     format_number,
     format_ratio,
     format_seconds,
+    is_missing,
 )
 from reports.loading import LoadedResults
 from reports.statistics import class_names_of, successful_records
@@ -47,6 +49,7 @@ def engine_table(statistics: pd.DataFrame) -> Table:
                     statistics["seeds_succeeded"], statistics["seeds_expected"], strict=True
                 )
             ],
+            "Contended": [str(count) for count in statistics["contended_runs"]],
             "Accuracy (mean ± sd)": [
                 format_mean_spread(m, s)
                 for m, s in zip(
@@ -72,24 +75,26 @@ def engine_table(statistics: pd.DataFrame) -> Table:
         title="Accuracy, time and memory per data set, architecture and engine",
         caption="Accuracy: mean ± sample standard deviation over the seeds that succeeded "
         "(Seeds: succeeded/expected). Weighted F1 and area ratio (AR): means over seeds. "
-        "Times and throughput: medians over seeds; first epoch includes Keras's graph "
-        "tracing. Peak memory: the largest peak resident memory of a run. — : no successful "
-        "run (see the gaps).",
+        "Times and throughput: medians over the seeds whose timing was not contended "
+        "(Contended: runs the runner saw disturbed by other load, left out of every time); "
+        "first epoch includes Keras's graph tracing. Peak memory: the largest peak resident "
+        "memory of a run. — : no successful run (see the gaps).",
         data=data,
         display=display,
     )
 
 
 def comparison_table(comparison: pd.DataFrame) -> Table:
-    """Per architecture (and data set): speed ratio scratch/Keras and accuracy difference."""
+    """Per cell and engine: time ratio and accuracy difference against the baseline, with
+    the intervals and verdicts of :func:`reports.statistics.engine_comparison`."""
     ranges = []
     for low, high, pairs in zip(
         comparison["train_time_ratio_min"],
         comparison["train_time_ratio_max"],
-        comparison["paired_seeds"],
+        comparison["timed_pairs"],
         strict=True,
     ):
-        if math.isnan(low):
+        if is_missing(low):
             ranges.append(GAP)
         else:
             ranges.append(f"{low:.3g}x to {high:.3g}x" if pairs > 1 else "1 seed")
@@ -97,50 +102,146 @@ def comparison_table(comparison: pd.DataFrame) -> Table:
         {
             "Data set": comparison["dataset"],
             "Architecture": comparison["model"],
-            "Paired seeds": comparison["paired_seeds"].astype(str),
-            "Train time scratch/Keras (median)": [
-                format_ratio(v) for v in comparison["train_time_ratio_median"]
+            "Baseline": comparison["baseline"],
+            "Engine": comparison["engine"],
+            "Paired seeds": [
+                f"{pairs}" if contended == 0 else f"{pairs} ({contended} contended)"
+                for pairs, contended in zip(
+                    comparison["paired_seeds"], comparison["contended_pairs"], strict=True
+                )
             ],
-            "Range over seeds": ranges,
-            "s/epoch scratch/Keras": [
-                format_ratio(v) for v in comparison["epoch_time_ratio_median"]
-            ],
-            "First epoch scratch/Keras": [
-                format_ratio(v) for v in comparison["first_epoch_ratio_median"]
-            ],
-            "Accuracy scratch - Keras (mean ± sd)": [
-                format_mean_spread(m, s)
-                for m, s in zip(
-                    comparison["accuracy_difference_mean"],
-                    comparison["accuracy_difference_std"],
+            "s/epoch engine/baseline": [format_ratio(v) for v in comparison["epoch_time_ratio"]],
+            "95% interval": [
+                format_interval(low, high)
+                for low, high in zip(
+                    comparison["epoch_time_ratio_low"],
+                    comparison["epoch_time_ratio_high"],
                     strict=True,
                 )
             ],
-            "Seed spread (sd)": [format_number(v) for v in comparison["seed_spread"]],
+            "Time verdict": [v or GAP for v in comparison["time_verdict"]],
+            "Train time engine/baseline (median)": [
+                format_ratio(v) for v in comparison["train_time_ratio_median"]
+            ],
+            "Range over seeds": ranges,
+            "First epoch engine/baseline": [
+                format_ratio(v) for v in comparison["first_epoch_ratio_median"]
+            ],
+            "Accuracy engine - baseline (mean)": [
+                GAP if is_missing(v) else f"{v:+.4f}"
+                for v in comparison["accuracy_difference_mean"]
+            ],
+            "Accuracy 95% interval": [
+                format_interval(low, high, "difference")
+                for low, high in zip(
+                    comparison["accuracy_difference_low"],
+                    comparison["accuracy_difference_high"],
+                    strict=True,
+                )
+            ],
+            "Accuracy verdict": [v or GAP for v in comparison["accuracy_verdict"]],
             "Same start": [
                 f"{same}/{pairs}" if pairs else GAP
                 for same, pairs in zip(
                     comparison["same_start_pairs"], comparison["paired_seeds"], strict=True
                 )
             ],
-            "Verdict": [
-                "; ".join(part for part in (verdict, note) if part) or GAP
-                for verdict, note in zip(comparison["verdict"], comparison["note"], strict=True)
+            "Method (time; accuracy)": [
+                f"{time}; {accuracy}" if pairs else GAP
+                for time, accuracy, pairs in zip(
+                    comparison["time_method"],
+                    comparison["accuracy_method"],
+                    comparison["paired_seeds"],
+                    strict=True,
+                )
             ],
+            "Note": [note or "" for note in comparison["note"]],
         }
     )
     data = comparison.drop(columns=["cell"]) if not comparison.empty else comparison
     return Table(
         name="comparison",
-        title="Scratch vs Keras per architecture: speed ratio and accuracy difference",
-        caption="Ratios of the two engines' times on the same seed (above 1x: scratch is "
-        "slower), median and range over the paired seeds. Accuracy difference: scratch - "
-        "Keras on the same seed, mean ± sd over pairs; seed spread: the larger of the two "
-        "engines' standard deviations of accuracy over seeds; beyond seed spread when "
-        "|mean difference| exceeds it. Same start: pairs with the same split, initial weights "
-        "and (when both ran as many epochs) batch order, by their stored digests.",
+        title="Each engine against the baseline: time ratio, accuracy difference, verdicts",
+        caption="Per cell, each engine against the baseline on the same seeds (same split, "
+        "initial weights and batches). s/epoch engine/baseline: geometric mean over seeds "
+        "of the paired steady-state seconds-per-epoch ratio (above 1x: the baseline is "
+        "faster), with its 95% interval; the time verdict names a winner only when the "
+        "interval lies wholly on one side of 1x, else it reads 'no clear difference at "
+        "this number of seeds'. The interval comes from an exact sign-flip permutation "
+        "test over the seeds' log-ratios (6 or more seeds), else from the same test over "
+        "the paired steady-state epochs widened to hold every seed's ratio (3 to 5 seeds); "
+        "no interval under 3 seeds (see docs/reports.md). Contended runs are left out of "
+        "every time figure. Accuracy engine - baseline: mean paired difference with its "
+        "interval (the same test over seeds, or the seeds' range under 6 seeds) and "
+        "verdict. Same start: pairs with the same split, initial weights and (when both "
+        "ran as many epochs) batch order.",
         data=data,
         display=display,
+    )
+
+
+def speed_table(speeds: pd.DataFrame) -> Table:
+    """Per cell: every engine's steady-state seconds per epoch, its ratio to the baseline,
+    and the fastest engine (:func:`reports.statistics.engine_speeds`), engines as columns."""
+    engines = sorted(dict.fromkeys(speeds["engine"]), key=engine_rank) if len(speeds) else []
+    display_rows, data_rows = [], []
+    for _, rows in speeds.groupby("cell", sort=False):
+        rows = rows.set_index("engine")
+        first = rows.iloc[0]
+        display_row: dict[str, Any] = {
+            "Data set": first["dataset"],
+            "Architecture": first["model"],
+            "Baseline": first["baseline"],
+        }
+        data_row: dict[str, Any] = {
+            "dataset": first["dataset"],
+            "model": first["model"],
+            "baseline": first["baseline"],
+        }
+        for engine in engines:
+            if engine not in rows.index:
+                display_row[f"{engine} s/epoch (vs baseline)"] = GAP
+                data_row[f"seconds_per_epoch {engine}"] = math.nan
+                data_row[f"ratio_to_baseline {engine}"] = math.nan
+                continue
+            row = rows.loc[engine]
+            seconds, ratio = row["seconds_per_epoch_median"], row["ratio_to_baseline"]
+            text = format_seconds(seconds)
+            if not is_missing(seconds) and not is_missing(ratio):
+                text = f"{text} ({format_ratio(ratio)})"
+            display_row[f"{engine} s/epoch (vs baseline)"] = text
+            data_row[f"seconds_per_epoch {engine}"] = seconds
+            data_row[f"ratio_to_baseline {engine}"] = ratio
+        fastest = [engine for engine in rows.index if bool(rows.loc[engine, "fastest"])]
+        name = fastest[0] if fastest else ""
+        if not name:
+            fastest_text = GAP
+        elif bool(first["fastest_clear"]):
+            fastest_text = f"{name} (clear)"
+        elif first["fastest_note"]:
+            fastest_text = f"{name} ({first['fastest_note']})"
+        else:
+            fastest_text = f"{name} (only engine timed)"
+        display_row["Fastest"] = fastest_text
+        data_row |= {
+            "fastest": name,
+            "fastest_clear": bool(first["fastest_clear"]),
+            "fastest_note": first["fastest_note"],
+        }
+        display_rows.append(display_row)
+        data_rows.append(data_row)
+    engine_columns = [f"{engine} s/epoch (vs baseline)" for engine in engines]
+    display_columns = ["Data set", "Architecture", "Baseline", *engine_columns, "Fastest"]
+    return Table(
+        name="engine_speeds",
+        title="Steady-state seconds per epoch of every engine",
+        caption="Per cell, each engine's median seconds per steady-state epoch (epochs "
+        "after the first) over its uncontended runs, and in brackets its paired ratio to "
+        "the baseline (geometric mean over seeds; 1x for the baseline). Fastest: the "
+        "lowest median; 'clear' when the time verdict against every other engine names "
+        "it, else the engines it is not clearly faster than.",
+        data=pd.DataFrame(data_rows),
+        display=pd.DataFrame(display_rows, columns=display_columns),
     )
 
 

@@ -1,5 +1,6 @@
 """Figures of one cell: learning curves, confusion matrices and cumulative gains curves,
-both engines in each figure. Each returns a Figure, or None when nothing is stored to draw.
+every engine of the cell in each figure. Each returns a Figure, or None when nothing is
+stored to draw.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def learning_curves_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
 def plot_learning_curves(
     loaded: LoadedResults, info: CellInfo, settings: PlotSettings
 ) -> Figure | None:
-    """Loss and accuracy per epoch, both engines overlaid; band: sd over seeds.
+    """Loss and accuracy per epoch, every engine overlaid; band: sd over seeds.
 
     Parameters
     ----------
@@ -254,7 +255,7 @@ def gains_zoom(frame: pd.DataFrame, found: float = 0.99) -> float:
 def plot_gains_curves(
     loaded: LoadedResults, info: CellInfo, settings: PlotSettings
 ) -> Figure | None:
-    """Cumulative gains per class: both engines (mean over seeds), baseline and perfect.
+    """Cumulative gains per class: every engine (mean over seeds), baseline and perfect.
 
     Parameters
     ----------

@@ -1,8 +1,10 @@
-"""Figures across cells: accuracy vs training time, per-class F1 heatmap, speed ratios."""
+"""Figures across cells: accuracy vs training time, per-class F1 heatmap, time ratios to
+the baseline, every engine's epoch times."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import matplotlib.ticker
 import numpy as np
@@ -10,10 +12,10 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from reports.cells import CellInfo, all_engines
-from reports.loading import LoadedResults
+from reports.cells import CellInfo, all_engines, engine_rank
+from reports.loading import CONTENDED, LoadedResults
 from reports.plots.style import MAX_ANNOTATED_CLASSES, PlotSettings, palette_for
-from reports.statistics import class_names_of, successful_records
+from reports.statistics import class_names_of, successful_records, successful_runs
 
 
 def plot_accuracy_vs_time(
@@ -139,57 +141,135 @@ def plot_per_class_f1(
     return figure
 
 
-def plot_speed_ratios(pairs: pd.DataFrame, settings: PlotSettings) -> Figure | None:
-    """Bar per architecture: median training-time ratio scratch/Keras, range over seeds.
+def plot_speed_ratios(
+    comparison: pd.DataFrame, pairs: pd.DataFrame, settings: PlotSettings
+) -> Figure | None:
+    """Per cell and engine: steady-state time ratio to the baseline with its interval.
 
     Parameters
     ----------
+    comparison : pandas.DataFrame
+        :func:`reports.statistics.engine_comparison` (the geometric mean ratio and its
+        95% interval).
     pairs : pandas.DataFrame
-        :func:`reports.tables.paired_seeds`.
+        :func:`reports.statistics.paired_seeds` (each uncontended seed's ratio, drawn as a
+        small dot).
     settings : PlotSettings
         Size and resolution.
 
     Returns
     -------
     Figure or None
-        Bars (hue: data set) with a line at 1x; log axis when the ratios span more than
-        a factor 20. None when no seed has both engines.
+        One marker per cell x engine (colour: engine) with its interval as a bar, on a log
+        axis with a line at 1x; None when no pair was timed.
     """
-    frame = pairs.dropna(subset=["train_time_ratio"])
+    frame = comparison[comparison["timed_pairs"] > 0].dropna(subset=["epoch_time_ratio"])
     if frame.empty:
         return None
-    models = list(dict.fromkeys(frame["model"]))
-    legend_width = 1.5 if frame["dataset"].nunique() > 1 else 0.0
-    figure = settings.new_figure(max(5.0, 0.7 * len(models) + 2.5) + legend_width, 3.8)
+    labels = list(dict.fromkeys(f"{row.dataset} / {row.model}" for row in frame.itertuples()))
+    engines = sorted(dict.fromkeys(frame["engine"]), key=engine_rank)
+    palette = palette_for(engines)
+    width = 0.7 / len(engines)
+    figure = settings.new_figure(*_category_figure_size(labels))
     axis = figure.subplots()
-    sns.barplot(
-        data=frame,
-        x="model",
-        y="train_time_ratio",
-        hue="dataset",
-        order=models,
-        estimator="median",
-        errorbar=("pi", 100),
-        capsize=0.2,
-        ax=axis,
-    )
+    timed_pairs = pairs[~pairs["contended"].astype(bool)] if len(pairs) else pairs
+    for offset_index, engine in enumerate(engines):
+        offset = (offset_index - (len(engines) - 1) / 2) * width
+        rows = frame[frame["engine"] == engine]
+        x = np.array([labels.index(f"{r.dataset} / {r.model}") for r in rows.itertuples()])
+        ratio = rows["epoch_time_ratio"].to_numpy(dtype=float)
+        low = rows["epoch_time_ratio_low"].to_numpy(dtype=float)
+        high = rows["epoch_time_ratio_high"].to_numpy(dtype=float)
+        # no bar where there is no interval (too few seeds) or the side is unbounded
+        below = np.where(np.isfinite(low) & (low > 0), ratio - low, 0.0)
+        above = np.where(np.isfinite(high), high - ratio, 0.0)
+        axis.errorbar(
+            x + offset, ratio, yerr=[below, above], fmt="o", color=palette[engine],
+            capsize=3, label=engine, markersize=6,
+        )  # fmt: skip
+        seeds = timed_pairs[timed_pairs["engine"] == engine] if len(timed_pairs) else timed_pairs
+        for row in seeds.itertuples():
+            label = f"{row.dataset} / {row.model}"
+            if label in labels and np.isfinite(row.epoch_time_ratio):
+                axis.plot(
+                    labels.index(label) + offset, row.epoch_time_ratio, ".",
+                    color=palette[engine], alpha=0.45, markersize=4,
+                )  # fmt: skip
+    axis.axhline(1.0, color="black", linewidth=1, linestyle="--")
+    axis.set_yscale("log")
+    axis.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    axis.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    axis.set_xticks(range(len(labels)), labels)
+    _rotate_ticks(axis)
+    baselines = ", ".join(dict.fromkeys(frame["baseline"]))
+    axis.set_ylabel(f"s/epoch engine / {baselines}")
+    axis.set_title("epoch time / baseline's (below 1: faster)", fontsize=9)
+    axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7)
+    return figure
+
+
+def plot_epoch_times(
+    loaded: LoadedResults, cells: Sequence[CellInfo], settings: PlotSettings
+) -> Figure | None:
+    """Every engine's steady-state seconds per epoch per cell, one point per run.
+
+    Parameters
+    ----------
+    loaded : LoadedResults
+        The records read.
+    cells : sequence of CellInfo
+        The cells (their order and engines).
+    settings : PlotSettings
+        Size and resolution.
+
+    Returns
+    -------
+    Figure or None
+        Points (colour: engine, side by side within a cell) on a log axis; contended runs
+        are left out. None when no uncontended run stored seconds per epoch.
+    """
+    runs = successful_runs(loaded)
+    runs = runs[runs["timing_quality"] != CONTENDED] if len(runs) else runs
+    runs = runs.dropna(subset=["seconds_per_epoch"]) if len(runs) else runs
+    if runs.empty:
+        return None
+    label_of = {info.cell: info.label for info in cells}
+    frame = runs.assign(label=[label_of.get(cell, cell) for cell in runs["cell"]])
+    labels = [info.label for info in cells if info.label in set(frame["label"])]
+    engines = [engine for engine in all_engines(cells) if engine in set(frame["engine"])]
+    figure = settings.new_figure(*_category_figure_size(labels))
+    axis = figure.subplots()
+    sns.stripplot(
+        data=frame, x="label", y="seconds_per_epoch", hue="engine", order=labels,
+        hue_order=engines, palette=palette_for(engines), dodge=True, jitter=0.15, size=5,
+        log_scale=True, ax=axis,
+    )  # fmt: skip
+    axis.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    axis.set_xlabel("")
+    axis.set_ylabel("s per steady-state epoch")
+    axis.set_title("steady-state epoch time (one point per run)", fontsize=9)
+    _rotate_ticks(axis)
     legend = axis.get_legend()
-    if legend is not None and frame["dataset"].nunique() == 1:
-        legend.remove()  # one data set: its name is in the title
-    elif legend is not None:
+    if legend is not None:
         legend.set_loc("upper left")
         legend.set_bbox_to_anchor((1.01, 1.0))
-    axis.axhline(1.0, color="black", linewidth=1, linestyle="--")
-    ratios = frame["train_time_ratio"].to_numpy(dtype=float)
-    if ratios.max() / max(ratios.min(), 1e-12) > 20:
-        axis.set_yscale("log")
-        axis.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-        axis.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-        axis.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
-    axis.set_xlabel("architecture")
-    axis.set_ylabel("train time scratch / Keras")
-    axis.set_title("scratch/Keras training time (above 1: Keras is faster)", fontsize=9)
+        legend.set_title(None)
+        for text in legend.get_texts():
+            text.set_fontsize(7)
+    return figure
+
+
+def _category_figure_size(labels: Sequence[str]) -> tuple[float, float]:
+    """Width and height (inches) of a figure with one slanted category label per cell
+    and a legend at the right: long labels need height, many labels width."""
+    longest = max((len(label) for label in labels), default=10)
+    return max(6.0, 0.8 * len(labels) + 4.0), 3.2 + 0.06 * longest
+
+
+def _rotate_ticks(axis: Any) -> None:
     for label in axis.get_xticklabels():
         label.set_rotation(30)
         label.set_horizontalalignment("right")
-    return figure
+        label.set_fontsize(8)

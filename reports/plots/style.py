@@ -7,16 +7,31 @@ leaks from one figure to the next.
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import seaborn as sns
 from matplotlib.figure import Figure
 
-#: engine -> colour, the same in every figure
-ENGINE_PALETTE = {"scratch": "#1f77b4", "keras": "#ff7f0e"}
+#: engine spec -> colour, the same in every figure and every report: the scratch engines
+#: in blues, each Keras backend its own hue (TensorFlow keeps the orange old reports used)
+ENGINE_PALETTE = {
+    "scratch": "#1f77b4",
+    "scratch:gpu": "#17becf",
+    "keras:tensorflow": "#ff7f0e",
+    "keras:jax": "#2ca02c",
+    "keras:torch": "#d62728",
+    "keras": "#ff7f0e",
+}
+#: colours for engines not in :data:`ENGINE_PALETTE` (matplotlib's tab20 without the
+#: hues above), picked by a digest of the spec so an engine keeps its colour everywhere
+EXTRA_COLOURS = (
+    "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#aec7e8", "#ffbb78",
+    "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d",
+    "#9edae5", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173",
+)  # fmt: skip
 #: the first convolution layer's filters drawn per engine at most
 MAX_FILTERS_SHOWN = 32
 #: filters per row of the filter figure
@@ -45,10 +60,56 @@ class PlotSettings:
         return Figure(figsize=(width * self.scale, height * self.scale), layout="constrained")
 
 
+def engine_colour(engine: str) -> str:
+    """The colour of one engine spec: :data:`ENGINE_PALETTE`, else one of
+    :data:`EXTRA_COLOURS` chosen by the spec's digest (stable across runs and figures).
+
+    Parameters
+    ----------
+    engine : str
+        An engine spec.
+
+    Returns
+    -------
+    str
+        ``#rrggbb``.
+    """
+    if engine in ENGINE_PALETTE:
+        return ENGINE_PALETTE[engine]
+    digest = hashlib.sha256(engine.encode("utf-8")).digest()
+    return EXTRA_COLOURS[int.from_bytes(digest[:4], "big") % len(EXTRA_COLOURS)]
+
+
 def palette_for(engines: Sequence[str]) -> dict[str, str]:
-    """Colours for the engines: :data:`ENGINE_PALETTE`, then seaborn's for others."""
-    extra = iter(sns.color_palette("deep", len(engines) + len(ENGINE_PALETTE)).as_hex()[2:])
-    return {engine: ENGINE_PALETTE.get(engine) or next(extra) for engine in engines}
+    """Colours for the engines of a figure, one per engine, each from :func:`engine_colour`.
+
+    Two unknown specs whose digests pick the same colour would be told apart by nothing;
+    the later one (in the order given) then takes the next colour no engine of the figure
+    uses.
+
+    Parameters
+    ----------
+    engines : sequence of str
+        Engine specs, any number.
+
+    Returns
+    -------
+    dict of str to str
+    """
+    palette: dict[str, str] = {}
+    for engine in engines:
+        colour = engine_colour(engine)
+        if colour in palette.values() and engine not in ENGINE_PALETTE:
+            start = EXTRA_COLOURS.index(colour) if colour in EXTRA_COLOURS else 0
+            free = [
+                EXTRA_COLOURS[(start + step) % len(EXTRA_COLOURS)]
+                for step in range(len(EXTRA_COLOURS))
+                if EXTRA_COLOURS[(start + step) % len(EXTRA_COLOURS)] not in palette.values()
+            ]
+            # more engines than colours: reuse one (the dashes still differ)
+            colour = free[0] if free else colour
+        palette[engine] = colour
+    return palette
 
 
 def engine_line_widths(engines: Sequence[str]) -> dict[str, float]:

@@ -19,7 +19,9 @@ def test_report_command_reports_a_torn_file_and_prints_the_page_path(
     assert "last line 5 skipped" in html
     assert "could not be used; see Reading problems" in html
     plots = sorted(path.stem for path in (out / "plots").glob("*.png"))
-    assert html.count("data:image/png;base64,") == len(plots) == 7
+    # speed ratio, epoch times, accuracy vs time, time to accuracy, performance profile,
+    # per-class F1, and the one cell's learning curves, confusion, gains, filters
+    assert html.count("data:image/png;base64,") == len(plots) == 10
 
 
 def test_report_command_exits_2_naming_an_absent_file(tmp_path, capsys):

@@ -10,7 +10,13 @@ import pytest
 from reports.build import build_report
 from reports.cells import describe_cells
 from reports.loading import load_results
-from reports.statistics import engine_comparison, engine_statistics, find_gaps, paired_seeds
+from reports.statistics import (
+    NO_CLEAR_DIFFERENCE,
+    engine_comparison,
+    engine_statistics,
+    find_gaps,
+    paired_seeds,
+)
 
 
 def _tables(path):
@@ -39,11 +45,11 @@ def test_unknown_fields_are_ignored_and_numbers_unchanged(fixtures_dir, quick_su
     assert loaded.problems == []
     assert "future_block" in loaded.records[0]  # kept, as the store's reader promises
     assert gaps.empty
-    for engine in ("scratch", "keras"):
+    for stored, engine in (("scratch", "scratch"), ("keras", "keras:tensorflow")):
         original = next(
             r
             for r in quick_subset_records
-            if r["architecture"] == "cnn1_3" and r["engine"] == engine and r["seed"] == 0
+            if r["architecture"] == "cnn1_3" and r["engine"] == stored and r["seed"] == 0
         )
         row = statistics[statistics["engine"] == engine].iloc[0]
         assert row["accuracy_mean"] == original["metrics"]["accuracy"]
@@ -54,7 +60,7 @@ def test_failed_and_diverged_runs_are_gaps_with_their_error(fixtures_dir):
     _, _, statistics, comparison, gaps = _tables(fixtures_dir / "failed_cell.jsonl")
     listed = {(g.label, g.engine, g.seed): (g.status, g.reason) for g in gaps.itertuples()}
     assert listed == {
-        ("digits8x8 / cnn1_3", "keras", 1): (
+        ("digits8x8 / cnn1_3", "keras:tensorflow", 1): (
             "failed",
             "MemoryError: Unable to allocate 2.00 GiB for an array with shape (360, 1500000) "
             "and data type float32",
@@ -63,7 +69,7 @@ def test_failed_and_diverged_runs_are_gaps_with_their_error(fixtures_dir):
             "diverged",
             "training loss became NaN in epoch 3",
         ),
-        ("digits8x8 / dnn_128_128_64", "keras", 0): (
+        ("digits8x8 / dnn_128_128_64", "keras:tensorflow", 0): (
             "failed",
             "RuntimeError: the Keras model could not be built",
         ),
@@ -74,17 +80,17 @@ def test_failed_and_diverged_runs_are_gaps_with_their_error(fixtures_dir):
     assert dense["accuracy_mean"].isna().all()
     dense_comparison = comparison[comparison["architecture"] == "dnn_128_128_64"].iloc[0]
     assert dense_comparison["paired_seeds"] == 0
-    assert dense_comparison["note"] == "no successful scratch or keras run"
-    # cnn1_3: seed 0 pairs; seed 1 has scratch only: one pair, the spread from scratch's seeds
+    assert dense_comparison["note"] == "no successful scratch or keras:tensorflow run"
+    assert dense_comparison["time_verdict"] == dense_comparison["accuracy_verdict"] == ""
+    # cnn1_3: seed 0 pairs; seed 1 has scratch only: one pair, too few for any verdict
     conv = comparison[comparison["architecture"] == "cnn1_3"].iloc[0]
     scratch = statistics[
         (statistics["architecture"] == "cnn1_3") & (statistics["engine"] == "scratch")
     ].iloc[0]
     assert conv["paired_seeds"] == 1
     assert scratch["seeds_succeeded"] == 2
-    assert conv["seed_spread"] == scratch["accuracy_std"] > 0
-    expected = "beyond" if abs(conv["accuracy_difference_mean"]) > conv["seed_spread"] else "within"
-    assert conv["verdict"] == f"{expected} seed spread"
+    assert conv["time_verdict"] == conv["accuracy_verdict"] == NO_CLEAR_DIFFERENCE
+    assert conv["time_method"] == "1 paired seed(s): 3 needed"
 
 
 def test_failed_cell_report_shows_gaps_and_still_draws(fixtures_dir, tmp_path, small_plots):
@@ -93,7 +99,10 @@ def test_failed_cell_report_shows_gaps_and_still_draws(fixtures_dir, tmp_path, s
     assert "MemoryError: Unable to allocate 2.00 GiB" in html
     assert "training loss became NaN in epoch 3" in html
     assert "3 expected runs are gaps (2 failed, 1 diverged)" in html
-    assert "digits8x8 / dnn_128_128_64: no comparison (no successful scratch or keras run)." in html
+    assert (
+        "digits8x8 / dnn_128_128_64, keras:tensorflow vs scratch: no comparison (no "
+        "successful scratch or keras:tensorflow run)." in html
+    )
     assert any(path.stem == "learning-curves-quick-digits8x8-cnn1_3" for path in report.plots)
     assert any(
         entry.startswith("learning-curves-quick-digits8x8-dnn_128_128_64: no successful run")
@@ -103,14 +112,16 @@ def test_failed_cell_report_shows_gaps_and_still_draws(fixtures_dir, tmp_path, s
 
 def test_an_absent_engine_is_a_gap_for_every_seed(fixtures_dir):
     _, cells, statistics, comparison, gaps = _tables(fixtures_dir / "missing_engine.jsonl")
-    assert cells[0].engines == ("scratch", "keras")  # from engine_order
-    assert list(gaps["engine"]) == ["keras", "keras"]
+    assert cells[0].engines == ("scratch", "keras:tensorflow")  # from engine_order
+    assert list(gaps["engine"]) == ["keras:tensorflow", "keras:tensorflow"]
     assert list(gaps["seed"]) == [0, 1]
     assert set(gaps["status"]) == {"absent"}
-    assert gaps["reason"].str.startswith("no keras record for any seed of this cell").all()
-    keras_row = statistics[statistics["engine"] == "keras"].iloc[0]
+    assert (
+        gaps["reason"].str.startswith("no keras:tensorflow record for any seed of this cell").all()
+    )
+    keras_row = statistics[statistics["engine"] == "keras:tensorflow"].iloc[0]
     assert keras_row["seeds_succeeded"] == 0 and np.isnan(keras_row["accuracy_mean"])
-    assert comparison.iloc[0]["note"] == "no successful keras run"
+    assert comparison.iloc[0]["note"] == "no successful keras:tensorflow run"
 
 
 def test_a_later_record_with_the_same_key_replaces_the_earlier(quick_subset_path, tmp_path):

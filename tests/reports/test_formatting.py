@@ -8,13 +8,14 @@ import pandas as pd
 
 from reports.formatting import (
     GAP,
+    format_interval,
     format_mean_spread,
     format_minutes_seconds,
     looks_numeric,
     to_html_table,
     to_markdown,
 )
-from reports.summary import faster_engine_text
+from reports.summary import verdict_counts
 
 
 def test_minutes_and_seconds_follow_seed_000_table_one():
@@ -31,10 +32,28 @@ def test_mean_and_spread_degrade_to_the_mean_then_to_a_gap():
     assert format_mean_spread(None, 0.1) == GAP
 
 
-def test_faster_engine_text_inverts_ratios_below_one():
-    assert faster_engine_text(2.25) == "Keras is 2.25x faster"
-    assert faster_engine_text(0.5) == "scratch is 2x faster"
-    assert faster_engine_text(math.nan) == "no time ratio"
+def test_intervals_print_ratios_differences_unbounded_sides_and_gaps():
+    assert format_interval(1.9, 2.345) == "1.9x to 2.35x"
+    assert format_interval(-0.00281, 0.0056, "difference") == "-0.0028 to +0.0056"
+    assert format_interval(0.5, math.inf) == "0.5x to ∞"
+    assert format_interval(-math.inf, 0.01, "difference") == "-∞ to +0.0100"
+    assert format_interval(math.nan, 2.0) == GAP
+
+
+def test_verdicts_are_counted_per_engine_with_zeros_and_unclear_cells():
+    verdicts = pd.Series(
+        ["scratch faster"] * 9
+        + ["keras:tensorflow faster"]
+        + ["no clear difference at this number of seeds"] * 2
+        + [""]  # a cell without a comparison is not counted
+    )
+    assert verdict_counts(verdicts, "scratch", "keras:tensorflow") == (
+        "scratch faster in 9 cells, keras:tensorflow faster in 1, no clear difference in 2"
+    )
+    accuracy = pd.Series(["no clear difference at this number of seeds", "keras:jax more accurate"])
+    assert verdict_counts(accuracy, "scratch", "keras:jax", "accuracy") == (
+        "scratch more accurate in 0 cells, keras:jax more accurate in 1, no clear difference in 1"
+    )
 
 
 def test_markdown_escapes_pipes_and_keeps_every_row():

@@ -12,7 +12,10 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: every figure the fixture can give: overview plots, per-class F1, and per cell
 EXPECTED_PLOTS = {
     "speed-ratio",
+    "epoch-times",
     "accuracy-vs-time",
+    "time-to-accuracy",
+    "performance-profile",
     "per-class-f1-digits8x8",
     "learning-curves-quick-digits8x8-cnn1_3",
     "confusion-quick-digits8x8-cnn1_3",
@@ -65,17 +68,28 @@ def test_summary_comes_first_and_states_speed_and_accuracy(quick_report, quick_s
     first_image = html.index("<img")
     assert summary_at < first_table and summary_at < first_image
     summary = html[summary_at : html.index("</section>", summary_at)]
-    assert "Training time: Keras is faster in" in summary
-    assert "Accuracy: the engines differ beyond the seed spread in" in summary
-    # the per-cell sentence quotes the median paired ratio computed from the raw records
-    train = {
-        (r["engine"], r["seed"]): r["timings"]["train_seconds"]
+    # verdicts are counted, both engines named (the old store's "keras" is TensorFlow)
+    assert re.search(
+        r"Training speed, scratch vs keras:tensorflow \(steady-state s/epoch, 95% interval of "
+        r"the paired ratio\): scratch faster in \d+ cells?, keras:tensorflow faster in \d+, "
+        r"no clear difference in \d+ \(of 2 compared cells\)\.",
+        summary,
+    )
+    assert "Accuracy, scratch vs keras:tensorflow (paired difference, 95% interval): " in summary
+    # the per-cell sentence quotes the geometric mean of the paired s/epoch ratios
+    epoch = {
+        (r["engine"], r["seed"]): r["timings"]["seconds_per_epoch"]
         for r in quick_subset_records
         if r["architecture"] == "cnn1_3"
     }
-    ratio = np.median([train["scratch", seed] / train["keras", seed] for seed in (0, 1, 2)])
-    assert "digits8x8 / cnn1_3: " in summary
-    assert f"(scratch/Keras {ratio:.3g}x" in summary
+    ratios = [epoch["keras", seed] / epoch["scratch", seed] for seed in (0, 1, 2)]
+    assert "digits8x8 / cnn1_3, keras:tensorflow vs scratch: " in summary
+    assert f"(s/epoch keras:tensorflow/scratch {np.exp(np.mean(np.log(ratios))):.3g}x" in summary
+    # two seeds give no interval and no winner
+    assert (
+        "digits8x8 / dnn_128_128_64, keras:tensorflow vs scratch: no clear difference at this "
+        "number of seeds" in summary
+    )
 
 
 def test_tables_in_the_page_carry_the_fixture_numbers(quick_report, quick_subset_records):
@@ -89,7 +103,14 @@ def test_tables_in_the_page_carry_the_fixture_numbers(quick_report, quick_subset
             ]
             text = f"{np.mean(accuracy):.4f} ± {np.std(accuracy, ddof=1):.4f}"
             assert f">{text}<" in html, text
-    for name in ("comparison", "engines", "gaps", "seed000_table1", "reading_problems"):
+    for name in (
+        "comparison",
+        "engine_speeds",
+        "engines",
+        "gaps",
+        "seed000_table1",
+        "reading_problems",
+    ):
         assert f'id="{name}-table"' in html
     assert 'id="per_class_quick_digits8x8_cnn1_3-table"' in html
 
@@ -100,4 +121,4 @@ def test_markdown_and_csv_files_are_written_for_every_table(quick_report):
         assert {f"{stem}.md", f"{stem}.csv"} <= names
     markdown = quick_report.markdown.read_text(encoding="utf-8")
     assert markdown.startswith("# cnnbench report")
-    assert "| Data set | Architecture | Engine | Seeds |" in markdown
+    assert "| Data set | Architecture | Engine | Seeds | Contended |" in markdown

@@ -12,8 +12,7 @@ import pytest
 from reports.cells import describe_cells
 from reports.loading import load_results
 from reports.statistics import (
-    BEYOND_SPREAD,
-    WITHIN_SPREAD,
+    NO_CLEAR_DIFFERENCE,
     engine_comparison,
     engine_statistics,
     find_gaps,
@@ -21,11 +20,18 @@ from reports.statistics import (
 )
 from reports.tables import seed_table_accuracy_time, seed_table_per_class
 
+#: the fixture is an old store: "keras" records ran on the TensorFlow backend
+TENSORFLOW = "keras:tensorflow"
+
+
+def _spec(record):
+    return TENSORFLOW if record["engine"] == "keras" else record["engine"]
+
 
 def _by_cell_engine(records):
     grouped = defaultdict(list)
     for record in records:
-        grouped[(record["architecture"], record["engine"])].append(record)
+        grouped[(record["architecture"], _spec(record))].append(record)
     return grouped
 
 
@@ -42,7 +48,8 @@ def test_cells_follow_the_catalog_order_with_both_engines_and_their_seeds(quick)
     _, cells, *_ = quick
     # the catalog lists dnn_128_128_64 before cnn1_3
     assert [info.architecture for info in cells] == ["dnn_128_128_64", "cnn1_3"]
-    assert [info.engines for info in cells] == [("scratch", "keras")] * 2
+    assert [info.engines for info in cells] == [("scratch", TENSORFLOW)] * 2
+    assert [info.baseline for info in cells] == ["scratch"] * 2
     assert [info.seeds for info in cells] == [(0, 1), (0, 1, 2)]
 
 
@@ -78,38 +85,56 @@ def test_engine_statistics_match_numpy_over_the_raw_records(quick, quick_subset_
         np.testing.assert_allclose(row.peak_memory_mib_max, peak, rtol=1e-12, atol=0)
 
 
-def test_speed_ratio_and_accuracy_difference_pair_runs_by_seed(quick, quick_subset_records):
+def test_time_ratio_and_accuracy_difference_pair_runs_by_seed(quick, quick_subset_records):
     _, _, _, pairs, comparison = quick
     grouped = _by_cell_engine(quick_subset_records)
+    assert list(comparison["baseline"]) == ["scratch"] * 2
+    assert list(comparison["engine"]) == [TENSORFLOW] * 2
     for row in comparison.itertuples():
         scratch = {r["seed"]: r for r in grouped[(row.architecture, "scratch")]}
-        keras = {r["seed"]: r for r in grouped[(row.architecture, "keras")]}
+        keras = {r["seed"]: r for r in grouped[(row.architecture, TENSORFLOW)]}
         seeds = sorted(scratch)
-        ratios = np.array(
-            [
-                scratch[s]["timings"]["train_seconds"] / keras[s]["timings"]["train_seconds"]
-                for s in seeds
-            ]
+
+        def figure(runs, block, name, seeds=seeds):
+            return np.array([runs[s][block][name] for s in seeds])
+
+        # engine / baseline: above 1, the baseline (scratch) is faster
+        train = figure(keras, "timings", "train_seconds") / figure(
+            scratch, "timings", "train_seconds"
         )
-        differences = np.array(
-            [scratch[s]["metrics"]["accuracy"] - keras[s]["metrics"]["accuracy"] for s in seeds]
+        epoch = figure(keras, "timings", "seconds_per_epoch") / figure(
+            scratch, "timings", "seconds_per_epoch"
         )
-        spread = max(
-            np.std([r["metrics"]["accuracy"] for r in group], ddof=1)
-            for group in (scratch.values(), keras.values())
-        )
-        assert row.paired_seeds == len(seeds)
-        np.testing.assert_allclose(
-            row.train_time_ratio_median, np.median(ratios), rtol=1e-12, atol=0
-        )
-        np.testing.assert_allclose(row.train_time_ratio_min, ratios.min(), rtol=1e-12, atol=0)
-        np.testing.assert_allclose(row.train_time_ratio_max, ratios.max(), rtol=1e-12, atol=0)
+        differences = figure(keras, "metrics", "accuracy") - figure(scratch, "metrics", "accuracy")
+        assert row.paired_seeds == row.timed_pairs == len(seeds)
+        np.testing.assert_allclose(row.train_time_ratio_median, np.median(train), rtol=1e-12)
+        np.testing.assert_allclose(row.train_time_ratio_min, train.min(), rtol=1e-12)
+        np.testing.assert_allclose(row.train_time_ratio_max, train.max(), rtol=1e-12)
+        geometric = np.exp(np.mean(np.log(epoch)))
+        np.testing.assert_allclose(row.epoch_time_ratio, geometric, rtol=1e-12)
         np.testing.assert_allclose(
             row.accuracy_difference_mean, differences.mean(), rtol=1e-9, atol=1e-15
         )
-        np.testing.assert_allclose(row.seed_spread, spread, rtol=1e-9, atol=1e-15)
-        expected = BEYOND_SPREAD if abs(differences.mean()) > spread else WITHIN_SPREAD
-        assert row.verdict == expected
+        if len(seeds) < 3:  # dnn_128_128_64 has 2 seeds: no interval, no winner
+            assert np.isnan(row.epoch_time_ratio_low) and np.isnan(row.accuracy_difference_low)
+            assert row.time_verdict == row.accuracy_verdict == NO_CLEAR_DIFFERENCE
+            continue
+        # 3 seeds: the time interval holds every seed's ratio (and the epoch-level test's
+        # interval); the accuracy interval is the seeds' range
+        tolerance = 1 + 1e-12  # exp(log(x)) rounds
+        assert row.epoch_time_ratio_low <= epoch.min() * tolerance
+        assert row.epoch_time_ratio_high * tolerance >= epoch.max()
+        assert (row.accuracy_difference_low, row.accuracy_difference_high) == (
+            differences.min(),
+            differences.max(),
+        )
+        straddles = row.epoch_time_ratio_low <= 1 <= row.epoch_time_ratio_high
+        assert (row.time_verdict == NO_CLEAR_DIFFERENCE) == straddles
+        if not straddles:
+            winner = "scratch" if row.epoch_time_ratio_low > 1 else TENSORFLOW
+            assert row.time_verdict == f"{winner} faster"
+        if differences.min() <= 0 <= differences.max():
+            assert row.accuracy_verdict == NO_CLEAR_DIFFERENCE
     assert len(pairs) == 5  # 3 cnn1_3 seeds + 2 dnn seeds
 
 
@@ -135,10 +160,11 @@ def test_per_class_table_puts_engines_side_by_side(quick, quick_subset_records):
     info = next(info for info in cells if info.architecture == "cnn1_3")
     table = seed_table_per_class(loaded, info)
     assert list(table.display.columns) == [
-        "Class label", "Amount", "F1 scratch", "F1 keras", "AR scratch", "AR keras",
+        "Class label", "Amount", "F1 scratch", f"F1 {TENSORFLOW}", "AR scratch",
+        f"AR {TENSORFLOW}",
     ]  # fmt: skip
     grouped = _by_cell_engine(quick_subset_records)
-    for engine in ("scratch", "keras"):
+    for engine in ("scratch", TENSORFLOW):
         records = grouped[("cnn1_3", engine)]
         f1 = np.mean([r["metrics"]["per_class"]["f1"] for r in records], axis=0)
         area = np.mean([r["metrics"]["per_class"]["area_ratio"] for r in records], axis=0)
@@ -215,7 +241,7 @@ def test_a_run_stopped_early_is_timed_over_the_epochs_both_completed(quick_subse
     statistics = engine_statistics(loaded, cells)
     pairs = paired_seeds(loaded, cells)
     pair = pairs[(pairs["model"] == "cnn1_3") & (pairs["seed"] == 0)].iloc[0]
-    expected = scratch["curves"]["elapsed_seconds"][3] / keras["curves"]["elapsed_seconds"][3]
+    expected = keras["curves"]["elapsed_seconds"][3] / scratch["curves"]["elapsed_seconds"][3]
     np.testing.assert_allclose(pair["train_time_ratio"], expected, rtol=1e-12, atol=0)
     assert pair["common_epochs"] == 4 and not pair["equal_epochs"]
     assert pair["same_start"]  # batch order is not compared across unequal epochs
