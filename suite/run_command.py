@@ -86,6 +86,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--quiet", action="store_true", help="no progress bars and no per-run lines"
     )
+    parser.add_argument(
+        "--inline",
+        action="store_true",
+        help="run every engine in this process instead of one worker process per engine "
+        "(debugging only: no isolation, per-process peak memory, one Keras backend)",
+    )
 
 
 def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
@@ -130,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
         quiet=args.quiet,
         data_dir=args.data_dir,
         download=args.download,
+        inline=args.inline,
     )
     runner = MatrixRunner(matrix, options)
     if not runner.cells:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from suite.engines.registry import ENGINES
+from suite.engines import registry
 from suite.engines.spec import EngineSpec, parse_engine_spec
 
 #: batch size of test-set and validation inference, the same for every engine
@@ -156,7 +156,7 @@ def check_engine_available(spec: EngineSpec) -> None:
     MissingEngineError
         Naming the missing module and the pip extra that installs it.
     """
-    entry = ENGINES[spec.family]
+    entry = registry.ENGINES[spec.family]
     module = entry.requires.get(spec.option)
     if module and importlib.util.find_spec(module) is None:
         extra = entry.extras.get(spec.option)
@@ -183,7 +183,7 @@ def create_engine(spec: str | EngineSpec, **spec_defaults: Any) -> Engine:
     """
     parsed = spec if isinstance(spec, EngineSpec) else parse_engine_spec(spec, **spec_defaults)
     check_engine_available(parsed)
-    module_name, _, class_name = ENGINES[parsed.family].implementation.partition(":")
+    module_name, _, class_name = registry.ENGINES[parsed.family].implementation.partition(":")
     engine_class = getattr(importlib.import_module(module_name), class_name)
     return engine_class(parsed)
 

@@ -93,7 +93,7 @@ def parse_engine_spec(
     EngineSpecError
         For an unknown family or option; the message lists what is known.
     """
-    families = FAMILY_OPTIONS if families is None else families
+    families = family_options() if families is None else families
     raw = str(text).strip()
     family, _, option = raw.partition(":")
     family, option = family.strip().lower(), option.strip().lower()
@@ -140,7 +140,7 @@ def known_engine_specs(families: Mapping[str, tuple[str, ...]] | None = None) ->
     -------
     list of str
     """
-    families = FAMILY_OPTIONS if families is None else families
+    families = family_options() if families is None else families
     return [
         EngineSpec(family, option).name
         for family, options in families.items()
