@@ -95,7 +95,7 @@ def _activation_name(where: str, value: Any) -> str:
 def _initializer_config(where: str, option: str, value: Any) -> dict[str, Any]:
     """Validate a serialized Keras initializer; return scratch_cnn's config form."""
     if isinstance(value, str):
-        value = {"class_name": _INITIALIZER_ALIASES.get(value, value), "config": {}}
+        value = {"class_name": _initializer_class_name(value), "config": {}}
     class_name = value.get("class_name") if isinstance(value, dict) else None
     if class_name not in SUPPORTED_INITIALIZERS:
         raise _fail(where, option, class_name or value, ", ".join(SUPPORTED_INITIALIZERS))
@@ -111,14 +111,14 @@ def _initializer_config(where: str, option: str, value: Any) -> dict[str, Any]:
     return {"class_name": class_name, "config": kept}
 
 
-_INITIALIZER_ALIASES = {
-    "glorot_uniform": "GlorotUniform",
-    "glorot_normal": "GlorotNormal",
-    "he_uniform": "HeUniform",
-    "he_normal": "HeNormal",
-    "random_normal": "RandomNormal",
-    "zeros": "Zeros",
-}
+def _initializer_class_name(name: str) -> str:
+    """Keras's class name of an initializer given by its short name (``he_normal``...)."""
+    from scratch_cnn.initializers import get_initializer
+
+    try:
+        return get_initializer(name).class_name
+    except ValueError:
+        return name
 
 
 def _l2_strength(where: str, value: Any) -> float | None:
