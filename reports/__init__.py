@@ -8,8 +8,9 @@ Everything is derived from the results store alone (``docs/results-schema.md``):
 
 or ``cnnbench report results/quick --out report/quick``. Modules, in the order the data
 flows: ``loading`` (records and a flat runs table), ``cells`` (what each cell expects),
-``statistics`` (over seeds, the paired comparison, gaps), ``tables`` (display tables and
-the seed documents' table forms), ``summary`` (sentences), ``plots`` (seaborn figures),
+``statistics`` (over seeds, each engine paired with the baseline, the verdicts' intervals,
+gaps), ``tables`` (display tables and the seed documents' table forms), ``summary``
+(sentences), ``plots`` (seaborn figures),
 ``formatting`` and ``html_page`` (Markdown, CSV, HTML), ``build`` (writes the folder),
 ``command`` (the CLI). See ``docs/reports.md``.
 """

@@ -247,6 +247,7 @@ def plot_epoch_times(
     )  # fmt: skip
     axis.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     axis.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    axis.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
     axis.set_xlabel("")
     axis.set_ylabel("s per steady-state epoch")
     axis.set_title("steady-state epoch time (one point per run)", fontsize=9)
