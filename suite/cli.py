@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("reports.command", "build tables, plots and an HTML report from results"),
     "profile": ("suite.commands.profile", "time a scratch training step per layer vs TensorFlow"),
     "compare": ("suite.commands.compare", "is NEW slower than BASE? two results stores, per cell"),
+    "worker": ("suite.commands.worker", "serve benchmark units to a Dask scheduler, one at a time"),
 }
 
 

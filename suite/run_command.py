@@ -92,6 +92,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="run every engine in this process instead of one worker process per engine "
         "(debugging only: no isolation, per-process peak memory, one Keras backend)",
     )
+    # --- issue 11: --scheduler ADDRESS / --local-cluster N (suite/run/cluster.py) ---
+    from suite.run.cluster import add_cluster_arguments
+
+    add_cluster_arguments(parser)
 
 
 def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
@@ -116,7 +120,8 @@ def run(args: argparse.Namespace) -> int:
     # TensorFlow's C++ start-up chatter (CPU features, absent CUDA drivers) would bury the
     # progress bars; its Python errors still surface. An explicit setting wins.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from suite.run.driver import DeviceUnavailableError, MatrixRunner, RunOptions
+    from suite.run.cluster import ClusterError, runner_for_arguments
+    from suite.run.driver import DeviceUnavailableError, RunOptions
 
     if args.threads is not None and args.threads < 1:
         print(f"cnnbench run: --threads is {args.threads}; expected 1 or more", file=sys.stderr)
@@ -138,7 +143,11 @@ def run(args: argparse.Namespace) -> int:
         download=args.download,
         inline=args.inline,
     )
-    runner = MatrixRunner(matrix, options)
+    try:  # issue 11: the local executor, or the Dask one for --scheduler / --local-cluster
+        runner = runner_for_arguments(matrix, options, args)
+    except ClusterError as error:
+        print(f"cnnbench run: {error}", file=sys.stderr)
+        return 2
     if not runner.cells:
         print(
             f"cnnbench run: no cell of {args.matrix} matches --only {' '.join(args.only)}; "
@@ -161,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         summary = runner.run()
-    except DeviceUnavailableError as error:
+    except (DeviceUnavailableError, ClusterError) as error:  # issue 11: ClusterError
         print(f"cnnbench run: {error}", file=sys.stderr)
         return 2
     finally:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -288,8 +288,7 @@ class MatrixRunner:
         )
         interrupted = False
         try:
-            for unit in units:
-                self.run_unit(unit, done_keys, summary, overall)
+            self.execute_units(units, done_keys, summary, overall)
         except KeyboardInterrupt:
             summary.interrupted = interrupted = True
         finally:
@@ -298,14 +297,33 @@ class MatrixRunner:
             summary.seconds = time.perf_counter() - started
         return summary
 
+    # --- issue 11: executors (suite/run/cluster.py overrides execute_units) -------------------
+    def execute_units(
+        self, units: list[Unit], done_keys: set[str], summary: RunSummary, overall: Any
+    ) -> None:
+        """Run every unit in this process, one after another (the local executor)."""
+        for unit in units:
+            self.run_unit(unit, done_keys, summary, overall)
+
     def run_unit(self, unit: Unit, done_keys: set[str], summary: RunSummary, overall: Any) -> None:
         """Run (or skip) every engine of one unit, storing each record as it returns."""
-        cell, seed = unit.cell, unit.seed
-        family = _architecture_family(cell.architecture)
         pending = [name for name in unit.engines if unit.keys[name] not in done_keys]
         for _ in range(len(unit.engines) - len(pending)):
             summary.already_stored += 1
             overall.update(1)
+        for record in self.unit_records(unit, pending):
+            self._store(record, summary)
+            overall.update(1)
+            self._report_line(record)
+
+    def unit_records(self, unit: Unit, pending: Sequence[str]) -> Iterator[dict[str, Any]]:
+        """Run the ``pending`` engines of one unit; yield each record as it returns.
+
+        Nothing is stored here: the local executor stores each record as it is yielded,
+        a Dask task (:mod:`suite.run.cluster`) returns them all to the driver.
+        """
+        cell, seed = unit.cell, unit.seed
+        family = _architecture_family(cell.architecture)
         if not pending:
             return
         try:
@@ -313,8 +331,9 @@ class MatrixRunner:
         except KeyboardInterrupt:
             raise
         except Exception as error:
-            self._skip_or_fail(unit, pending, error, summary, overall, family)
+            yield from self._skip_or_fail_records(unit, list(pending), error, family)
             return
+        # --- end of issue 11's change to the top of the unit ------------------------------------
         dataset = self.data.load(cell.dataset)
         input_shape = tuple(int(size) for size in dataset.images.shape[1:])
         model_config, compile_config = self.configs(cell, input_shape, dataset.num_classes, seed)
@@ -351,9 +370,7 @@ class MatrixRunner:
             record["engine_order"] = list(unit.engines)
             record["split"] = split.to_record()
             record.update(self._run_task(task))
-            self._store(record, summary)
-            overall.update(1)
-            self._report_line(record)
+            yield record  # issue 11: stored by the caller
 
     def _run_task(self, task: RunTask) -> dict[str, Any]:
         """Send one task to its worker; a dead or unstartable worker becomes a failed run."""
@@ -374,6 +391,7 @@ class MatrixRunner:
             loss, accuracy = info.get("loss"), info.get("accuracy")
             bar.set_postfix(loss=f"{loss:.4f}", acc=f"{accuracy or 0:.3f}", refresh=False)
             bar.update(1)
+            self._on_epoch(task, info)  # issue 11: progress of a Dask task
 
         try:
             if task.engine in self.startup_errors:
@@ -400,6 +418,9 @@ class MatrixRunner:
             return result
         finally:
             bar.close()
+
+    def _on_epoch(self, task: RunTask, info: dict[str, Any]) -> None:
+        """Called after each epoch of a run (the cluster executor reports progress here)."""
 
     def _base_record(self, cell: Cell, spec: EngineSpec, seed: int, family: Any) -> dict:
         record = new_record_fields()
@@ -434,18 +455,19 @@ class MatrixRunner:
             record["environment"] = environment_block(
                 None, self.options.device, self.options.keras_backend
             )
+        # --- issue 11: every record names its host and how its unit was executed ---------------
+        if record.get("host") is None:
+            from suite.host import record_host
+
+            record["host"] = record_host()
+        record.setdefault("execution", {"executor": "local", "concurrent_units": 1})
+        # --- end of issue 11 --------------------------------------------------------------------
         self.store.append(record)
         summary.count(record["status"])
 
-    def _skip_or_fail(
-        self,
-        unit: Unit,
-        engines: list[str],
-        error: Exception,
-        summary: RunSummary,
-        overall: Any,
-        family: Any,
-    ) -> None:
+    def _skip_or_fail_records(
+        self, unit: Unit, engines: list[str], error: Exception, family: Any
+    ) -> Iterator[dict[str, Any]]:
         # absent files are expected (seeds.toml names every data set); anything else failed
         absent = isinstance(error, FileNotFoundError)
         for name in engines:
@@ -456,9 +478,7 @@ class MatrixRunner:
             record["status"] = "skipped" if absent else "failed"
             record["error"] = f"{type(error).__name__}: {error}"
             record["split"] = {"fingerprint": UNAVAILABLE_FINGERPRINT}
-            self._store(record, summary)
-            overall.update(1)
-            self._report_line(record)
+            yield record
 
     def _report_line(self, record: dict[str, Any]) -> None:
         head = (
