@@ -8,11 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from scratch_cnn import training
+from scratch_cnn import parallel, training
 from scratch_cnn.backend import Device, check_dtype, get_array_module, resolve_device, to_numpy
 from scratch_cnn.functional.activations import ACTIVATIONS
 from scratch_cnn.input_checks import InputValidationError, check_features, prepare_targets
-from scratch_cnn.layers import LAYER_CLASSES, Activation, Layer
+from scratch_cnn.layers import LAYER_CLASSES, Activation, Dropout, Layer
 from scratch_cnn.layers.base import BuildContext
 from scratch_cnn.layers.weighted import WeightedLayer
 from scratch_cnn.losses import Loss, get_loss
@@ -150,6 +150,7 @@ class Sequential:
                     f"layer {index} ({layer.name}, {type(layer).__name__}): {error}"
                 ) from error
         self.output_shape = shape
+        self._work_per_sample = sum(_work_per_sample(layer) for layer in self.layers)
         # A layer needs dL/dx only if some earlier layer has weights to train.
         self._needs_input_grad = [
             any(earlier.weight_names for earlier in self.layers[:index])
@@ -233,10 +234,12 @@ class Sequential:
 
     # -- passes ----------------------------------------------------------------------------
     def forward(self, x: Array, training: bool = False) -> Array:
-        """Run a device batch through every layer."""
-        for layer in self.layers:
-            x = layer.forward(x, training=training)
-        return x
+        """Run a device batch through every layer (inference in shards, see :meth:`train_step`)."""
+        if not training:
+            shards = self._shards(x)
+            if len(shards) > 1:
+                return self._sharded_forward(x, shards)
+        return _forward_layers(self.layers, x, training)
 
     def backward_from_loss(self, y_true: Array, output: Array) -> Array:
         """Compute the loss of ``output`` and backpropagate it; return the loss (0-d).
@@ -246,16 +249,22 @@ class Sequential:
         """
         if self.loss is None:
             raise RuntimeError("call compile(...) before training.")
-        fused = self._fused_softmax()
         loss, grad = self.output_loss(y_true, output)
         self._lap("loss")
-        for index in range(len(self.layers) - 1, -1, -1):
-            layer = self.layers[index]
+        self._backward_layers(self.layers, grad)
+        return self._add_regularization(loss)
+
+    def _backward_layers(self, layers: list[Layer], grad: Array) -> None:
+        fused = self._fused_softmax()
+        for index in range(len(layers) - 1, -1, -1):
+            layer = layers[index]
             need = self._needs_input_grad[index]
-            if fused and index == len(self.layers) - 1:
+            if fused and index == len(layers) - 1:
                 grad = layer.backward(grad, need_input_grad=need, grad_is_preactivation=True)
             else:
                 grad = layer.backward(grad, need_input_grad=need)
+
+    def _add_regularization(self, loss: Array) -> Array:
         for layer in self.layers:
             if layer.weight_names:
                 loss = loss + layer.regularization_loss()
@@ -271,12 +280,102 @@ class Sequential:
         ]
 
     def train_step(self, x: Array, y_true: Array) -> tuple[Array, Array]:
-        """One optimizer step on a device batch; returns ``(loss, correct count)`` arrays."""
-        output = self.forward(x, training=True)
-        loss = self.backward_from_loss(y_true, output)
+        """One optimizer step on a device batch; returns ``(loss, correct count)`` arrays.
+
+        On the CPU with more than one BLAS thread and enough work per sample, the batch is
+        split into one shard per thread and each shard runs through the layers in its own
+        thread (:mod:`scratch_cnn.parallel`); the loss, the gradient sums, the regularizer
+        and the optimizer then run once on the whole batch.
+        """
+        shards = self._shards(x)
+        if len(shards) > 1:
+            output, loss = self._sharded_forward_backward(x, y_true, shards)
+        else:
+            output = _forward_layers(self.layers, x, training=True)
+            loss = self.backward_from_loss(y_true, output)
         self.optimizer.apply(self._weight_slots())
         self._lap("optimizer update")
         return loss, training.count_correct(output, y_true)
+
+    # -- batch shards on CPU threads (scratch_cnn.parallel) ---------------------------------
+    def _shards(self, x: Array) -> list[slice]:
+        """Row slices of ``x`` to run in parallel; a single slice when not worth it."""
+        batch = int(x.shape[0])
+        if self.device.name != "cpu" or not self.built:
+            return [slice(0, batch)]
+        count = parallel.shard_count(batch, self._work_per_sample)
+        return parallel.shard_slices(batch, count)
+
+    def _replicas(self, count: int) -> list[list[Layer]]:
+        """The layers per shard: shard 0 is the model's own, the others their twins."""
+        return [self.layers] + [
+            [layer.replica(shard) for layer in self.layers] for shard in range(1, count)
+        ]
+
+    def _sharded_forward(self, x: Array, shards: list[slice]) -> Array:
+        xp = get_array_module(x)
+        replicas = self._replicas(len(shards))
+        outputs = self._run_shards(
+            lambda r: _forward_layers(replicas[r], x[shards[r]], training=False), len(shards)
+        )
+        self._gather_preactivation(replicas)
+        return xp.concat(outputs, axis=0)
+
+    def _gather_preactivation(self, replicas: list[list[Layer]]) -> None:
+        # A loss taken from the logits needs the whole batch's, not shard 0's.
+        last = self.layers[-1]
+        if getattr(last, "keep_preactivation", False):
+            xp = get_array_module(last.preactivation)
+            last.preactivation = xp.concat([layers[-1].preactivation for layers in replicas])
+
+    def _run_shards(self, task: Callable[[int], Any], count: int) -> list[Any]:
+        with parallel.blas_threads_limited_to(1):
+            results = parallel.thread_team(count).map(task, count)
+        self._lap("shard wait")
+        return results
+
+    def _sharded_forward_backward(
+        self, x: Array, y_true: Array, shards: list[slice]
+    ) -> tuple[Array, Array]:
+        if self.loss is None:
+            raise RuntimeError("call compile(...) before training.")
+        xp = get_array_module(x)
+        deferred = [layer for layer in self.layers if hasattr(layer, "defer_weight_gradient")]
+        dropouts = [
+            (index, layer)
+            for index, layer in enumerate(self.layers)
+            if isinstance(layer, Dropout) and layer.rate > 0 and layer.frozen_mask is None
+        ]
+        for layer in deferred:
+            layer.defer_weight_gradient = True
+        try:
+            replicas = self._replicas(len(shards))
+            # Dropout masks for the whole batch, drawn here: the same random numbers as
+            # an unsharded step, whatever order the threads run in.
+            for index, layer in dropouts:
+                mask = layer.draw_mask((int(x.shape[0]), *layer.input_shape))
+                for layers, rows in zip(replicas, shards, strict=True):
+                    layers[index].frozen_mask = mask[rows]
+            outputs = self._run_shards(
+                lambda r: _forward_layers(replicas[r], x[shards[r]], training=True), len(shards)
+            )
+            output = xp.concat(outputs, axis=0)
+            self._gather_preactivation(replicas)
+            loss, grad = self.output_loss(y_true, output)
+            self._lap("loss")
+            self._run_shards(
+                lambda r: self._backward_layers(replicas[r], grad[shards[r]]), len(shards)
+            )
+            for index, layer in enumerate(self.layers):
+                if layer.weight_names:
+                    layer.merge_shard_gradients([layers[index] for layers in replicas[1:]])
+            self._lap("gradient merge")
+        finally:
+            for layer in deferred:
+                layer.defer_weight_gradient = False
+            for _, layer in dropouts:
+                layer.frozen_mask = None
+        return output, self._add_regularization(loss)
 
     # -- public training API (see scratch_cnn.training for the loops) ----------------------
     def _device_batch(self, x: Any, preprocess: Callable | None) -> Array:
@@ -513,6 +612,22 @@ class Sequential:
         from scratch_cnn.serialization import save_model
 
         save_model(self, path)
+
+
+def _forward_layers(layers: list[Layer], x: Array, training: bool) -> Array:
+    for layer in layers:
+        x = layer.forward(x, training=training)
+    return x
+
+
+def _work_per_sample(layer: Layer) -> float:
+    """A layer's forward cost for one sample: multiply-adds plus output values touched."""
+    outputs = math.prod(layer.output_shape)
+    kernel = layer.params.get("kernel")
+    if kernel is None:
+        return float(outputs)
+    # Dense: in*out; Conv2D: (KH*KW*C_in) multiply-adds per output value.
+    return float(outputs * math.prod(kernel.shape[:-1]) + outputs)
 
 
 def layer_from_config(class_name: str, config: dict[str, Any]) -> Layer:

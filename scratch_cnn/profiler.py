@@ -12,7 +12,10 @@ Parts (:data:`PARTS`): ``data copy`` (batch slicing, casting and the finiteness 
 ``activation`` and ``activation backward``, ``pooling forward`` and
 ``pooling backward``, ``weight gradient`` (kernel and bias), ``input gradient``,
 ``loss`` (the loss and its gradient), ``optimizer update`` and ``metrics`` (the loss
-and hit count read back to the host).
+and hit count read back to the host). When a batch runs in shards on several threads
+(:mod:`scratch_cnn.parallel`), the layers' laps are those of shard 0, which runs in the
+calling thread while the others run beside it; ``shard wait`` is the time spent waiting
+for the other shards after that, and ``gradient merge`` adds their weight gradients up.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ PARTS = (
     "pooling backward",
     "weight gradient",
     "input gradient",
+    "shard wait",
+    "gradient merge",
     "regularization",
     "optimizer update",
     "metrics",
@@ -47,6 +52,10 @@ class StepProfiler:
     synchronize : callable, optional
         Called before every clock read (``Device.synchronize`` on a GPU, where work is
         queued asynchronously and a clock read alone would time only the launch).
+    clock : callable
+        Seconds as a float; wall time by default. ``time.process_time`` gives the CPU time
+        of the whole process instead, which a busy machine inflates less (meaningful with
+        one BLAS thread: idle BLAS threads spin and count too).
 
     Attributes
     ----------
@@ -56,6 +65,7 @@ class StepProfiler:
     """
 
     synchronize: Callable[[], None] | None = None
+    clock: Callable[[], float] = time.perf_counter
     steps: list[dict[tuple[str, str], float]] = field(default_factory=list)
     _current: dict[tuple[str, str], float] | None = field(default=None, repr=False)
     _last: float = field(default=0.0, repr=False)
@@ -65,7 +75,7 @@ class StepProfiler:
         if self.synchronize is not None:
             self.synchronize()
         self._current = {}
-        self._last = time.perf_counter()
+        self._last = self.clock()
 
     def lap(self, layer: str, part: str) -> None:
         """Charge the time since the previous lap (or the step's start) to ``(layer, part)``.
@@ -77,7 +87,7 @@ class StepProfiler:
             return
         if self.synchronize is not None:
             self.synchronize()
-        now = time.perf_counter()
+        now = self.clock()
         key = (layer, part)
         self._current[key] = self._current.get(key, 0.0) + (now - self._last)
         self._last = now

@@ -10,6 +10,7 @@ by default: then a lap costs one attribute test).
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -103,6 +104,24 @@ class Layer:
         """Tell the attached profiler that ``part`` of this layer's work has finished."""
         if self.profiler is not None:
             self.profiler.lap(self.name, part)
+
+    def replica(self, shard: int) -> Layer:
+        """A twin that runs batch shard ``shard`` in another thread (see ``scratch_cnn.parallel``).
+
+        It shares this layer's ``params`` (the same dict) and configuration, and owns its
+        caches and ``grads``; it reports to no profiler.
+        """
+        twin = copy.copy(self)
+        twin.grads = {}
+        twin.profiler = None
+        return twin
+
+    def merge_shard_gradients(self, replicas: list[Layer]) -> None:
+        """Add the other shards' gradients to ``grads`` (after a sharded backward pass)."""
+        for name in self.grads:
+            total = self.grads[name]
+            for twin in replicas:
+                total += twin.grads[name]
 
     def regularization_loss(self) -> Array | float:
         """Penalty this layer adds to the loss (0 without a regularizer)."""

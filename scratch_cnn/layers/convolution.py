@@ -57,6 +57,13 @@ class Conv2D(WeightedLayer):
         self.padding = normalize_padding(padding)
         self._cache: ConvCache | None = None
         self._workspace = Workspace()
+        self._shard_workspaces: dict[int, Workspace] = {}
+
+    def replica(self, shard: int) -> Conv2D:
+        twin = super().replica(shard)
+        # Each shard's buffers stay its own from step to step.
+        twin._workspace = self._shard_workspaces.setdefault(shard, Workspace())
+        return twin
 
     def compute_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         if len(input_shape) != 3:

@@ -77,12 +77,20 @@ class Dropout(Layer):
         if self.frozen_mask is not None:
             self._scaled_mask = self.frozen_mask
         else:
-            keep = self._rng.random(tuple(x.shape)) >= self.rate
-            scaled = keep.astype(self.dtype) / np.asarray(1.0 - self.rate, dtype=self.dtype)
-            self._scaled_mask = self.device.asarray(scaled)
+            self._scaled_mask = self.draw_mask(tuple(x.shape))
         y = x * self._scaled_mask
         self._lap("forward")
         return y
+
+    def draw_mask(self, shape: tuple[int, ...]) -> Array:
+        """The next scaled keep-mask ``keep / (1 - rate)`` for a batch of ``shape``.
+
+        Drawn on the host from the model's generator, so a sharded step (which draws the
+        whole batch's mask in the calling thread) consumes the same random numbers.
+        """
+        keep = self._rng.random(shape) >= self.rate
+        scaled = keep.astype(self.dtype) / np.asarray(1.0 - self.rate, dtype=self.dtype)
+        return self.device.asarray(scaled)
 
     def backward(self, grad_output: Array, need_input_grad: bool = True) -> Array | None:
         if not need_input_grad:
@@ -120,6 +128,10 @@ class Activation(Layer):
     def preactivation(self) -> Array | None:
         """The input of the last forward pass, where it was kept."""
         return self._input
+
+    @preactivation.setter
+    def preactivation(self, value: Array | None) -> None:
+        self._input = value
 
     def forward(self, x: Array, training: bool = False) -> Array:
         y = self.activation.forward(x)

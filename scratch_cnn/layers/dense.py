@@ -33,6 +33,11 @@ class Dense(WeightedLayer):
             raise ValueError(f"Dense units must be a positive int, got {units!r}.")
         self.units = int(units)
         self._input: Array | None = None
+        #: Set during a sharded step: each shard keeps ``dz`` and the kernel gradient is
+        #: computed once from the whole batch (a kernel-sized sum of shard gradients would
+        #: cost more than the product itself).
+        self.defer_weight_gradient = False
+        self._grad_preactivation: Array | None = None
 
     def compute_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         if len(input_shape) != 1:
@@ -56,8 +61,20 @@ class Dense(WeightedLayer):
         return z
 
     def linear_backward(self, grad_preactivation: Array, need_input_grad: bool) -> Array | None:
+        if self.defer_weight_gradient:
+            self._grad_preactivation = grad_preactivation
+        else:
+            self._weight_gradients(self._input, grad_preactivation)
+            self._lap("weight gradient")
+        if not need_input_grad:
+            return None
+        grad_input = grad_preactivation @ self.params["kernel"].T
+        self._lap("input gradient")
+        return grad_input
+
+    def _weight_gradients(self, x: Array, grad_preactivation: Array) -> None:
         xp = get_array_module(grad_preactivation)
-        self.grads["kernel"] = self._input.T @ grad_preactivation
+        self.grads["kernel"] = x.T @ grad_preactivation
         if self.use_bias:
             ones = xp.ones(
                 (grad_preactivation.shape[0],),
@@ -65,12 +82,18 @@ class Dense(WeightedLayer):
                 device=grad_preactivation.device,
             )
             self.grads["bias"] = ones @ grad_preactivation
-        self._lap("weight gradient")
-        if not need_input_grad:
-            return None
-        grad_input = grad_preactivation @ self.params["kernel"].T
-        self._lap("input gradient")
-        return grad_input
+
+    def merge_shard_gradients(self, replicas: list[Dense]) -> None:
+        if not self.defer_weight_gradient:
+            super().merge_shard_gradients(replicas)
+            return
+        xp = get_array_module(self._input)
+        shards = [self, *replicas]
+        x = xp.concat([shard._input for shard in shards], axis=0)
+        grad = xp.concat([shard._grad_preactivation for shard in shards], axis=0)
+        self._weight_gradients(x, grad)
+        for shard in shards:
+            shard._grad_preactivation = None
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

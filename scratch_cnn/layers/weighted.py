@@ -48,6 +48,10 @@ class WeightedLayer(Layer):
         """The activation's input of the last forward pass, where it was kept."""
         return self._activation_input
 
+    @preactivation.setter
+    def preactivation(self, value: Array | None) -> None:
+        self._activation_input = value
+
     def kernel_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         """Shape of the kernel for an input sample shape."""
         raise NotImplementedError

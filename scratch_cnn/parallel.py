@@ -1,0 +1,167 @@
+"""Batch shards on several CPU threads: the NumPy engine's way to use more than one core.
+
+NumPy runs its element-wise operations, copies and reductions on one thread; only the
+BLAS matrix products use more. On two cores that leaves half the machine idle for the
+activations, pooling, patch copies and optimizer updates, which are a third to a half of
+a training step. :class:`ThreadTeam` splits a batch into contiguous shards and runs the
+same (unchanged, Array-API) layer code on each shard in its own thread, with BLAS held to
+one thread per shard, so that every part of the step runs on every core. NumPy releases
+the GIL inside its loops and BLAS calls, so the threads run in parallel except for the
+few microseconds of Python between operations.
+
+The thread count is the BLAS's: whatever the caller gave OpenBLAS (``threadpoolctl``,
+``OPENBLAS_NUM_THREADS``, ``cnnbench --threads``) is what the engine uses, so a harness
+that pins threads pins the engine too.
+
+This is the engine's NumPy-only fast path (CuPy and the strict Array API namespace run
+the plain single-shard path); ``tests/scratch_cnn/test_parallel.py`` checks it against the
+plain path.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from functools import cache
+from typing import Any, TypeVar
+
+import numpy as np
+
+Result = TypeVar("Result")
+
+#: Environment variable that switches batch sharding off ("0"), e.g. to compare.
+SHARDS_ENV_VAR = "CNNBENCH_SCRATCH_SHARDS"
+
+
+@cache
+def _blas_controller() -> Any | None:
+    """threadpoolctl's controller of the BLAS NumPy uses (None without threadpoolctl/BLAS)."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
+        return None
+    for library in ThreadpoolController().lib_controllers:
+        if library.user_api == "blas":
+            return library
+    return None
+
+
+def blas_threads() -> int:
+    """The number of threads NumPy's BLAS may use now (1 when it cannot be read)."""
+    controller = _blas_controller()
+    if controller is None:
+        return 1
+    return max(1, int(controller.get_num_threads()))
+
+
+@contextmanager
+def blas_threads_limited_to(threads: int) -> Iterator[None]:
+    """Hold NumPy's BLAS to ``threads`` threads inside the block, then restore it."""
+    controller = _blas_controller()
+    if controller is None:
+        yield
+        return
+    previous = controller.get_num_threads()
+    if previous == threads:
+        yield
+        return
+    controller.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        controller.set_num_threads(previous)
+
+
+def shard_slices(size: int, count: int) -> list[slice]:
+    """Split ``range(size)`` into ``count`` contiguous slices of near-equal length."""
+    bounds = [size * index // count for index in range(count + 1)]
+    return [slice(bounds[i], bounds[i + 1]) for i in range(count)]
+
+
+class ThreadTeam:
+    """The calling thread plus ``threads - 1`` workers, running one task per shard.
+
+    Parameters
+    ----------
+    threads : int
+        Size of the team (at least 1).
+    """
+
+    def __init__(self, threads: int) -> None:
+        self.threads = int(threads)
+        self._pool = (
+            ThreadPoolExecutor(self.threads - 1, thread_name_prefix="scratch-shard")
+            if self.threads > 1
+            else None
+        )
+
+    def map(self, task: Callable[[int], Result], count: int) -> list[Result]:
+        """Run ``task(0) ... task(count - 1)`` at once; task 0 runs in the calling thread.
+
+        NumPy's floating-point error settings are per thread: the caller's apply to every
+        task. The first exception is raised once every task has finished.
+        """
+        if count == 1 or self._pool is None:
+            return [task(index) for index in range(count)]
+        settings = np.geterr()
+
+        def run(index: int) -> Result:
+            with np.errstate(**settings):
+                return task(index)
+
+        futures = [self._pool.submit(run, index) for index in range(1, count)]
+        results: list[Any] = [None] * count
+        error: BaseException | None = None
+        try:
+            results[0] = task(0)
+        except BaseException as raised:  # wait for the others before raising
+            error = raised
+        for index, future in enumerate(futures, start=1):
+            try:
+                results[index] = future.result()
+            except BaseException as raised:
+                error = error or raised
+        if error is not None:
+            raise error
+        return results
+
+
+@cache
+def thread_team(threads: int) -> ThreadTeam:
+    """The process's team of ``threads`` threads (made once, reused by every model)."""
+    return ThreadTeam(threads)
+
+
+def shard_count(batch_size: int, work_per_sample: float, min_work: float = 2e7) -> int:
+    """How many shards a batch should be split into on the CPU (1: do not split).
+
+    Parameters
+    ----------
+    batch_size : int
+    work_per_sample : float
+        Multiply-adds of one sample's forward pass (a cost estimate).
+    min_work : float
+        Below this many multiply-adds per shard the threads cost more than they save
+        (a dispatch and a join are tens of microseconds).
+
+    Returns
+    -------
+    int
+        The BLAS thread count, fewer for small batches or light models, 1 when
+        ``CNNBENCH_SCRATCH_SHARDS=0``.
+    """
+    if os.environ.get(SHARDS_ENV_VAR, "1") == "0":
+        return 1
+    threads = blas_threads()
+    if threads <= 1:
+        return 1
+    by_work = int(batch_size * work_per_sample // min_work) if work_per_sample > 0 else 1
+    by_rows = batch_size // 8  # at least 8 samples per shard
+    return max(1, min(threads, by_work, by_rows))
+
+
+def split_batch(array: Any, slices: Sequence[slice]) -> list[Any]:
+    """Views of ``array``'s rows, one per slice."""
+    return [array[part] for part in slices]

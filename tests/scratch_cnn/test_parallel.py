@@ -1,0 +1,82 @@
+"""Batch shards on threads (scratch_cnn.parallel) compute what the one-shard path computes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import scratch_cnn as sc
+from scratch_cnn import parallel
+
+
+def build(seed: int = 5, logits: bool = True) -> sc.Sequential:
+    model = sc.Sequential(
+        [
+            sc.Input((10, 10, 2)),
+            sc.Conv2D(4, 3, padding="same", activation="tanh"),
+            sc.MaxPooling2D(2),
+            sc.Conv2D(5, 3, activation="relu", kernel_regularizer=sc.regularizers.L2(0.01)),
+            sc.Flatten(),
+            sc.Dense(12, activation="sigmoid"),
+            sc.Dropout(0.3),
+            sc.Dense(3, activation="softmax"),
+        ],
+        dtype="float64",
+        seed=seed,
+    )
+    loss = sc.losses.CategoricalCrossentropy(softmax_logits=logits)
+    model.compile(sc.optimizers.Adam(0.01), loss, ["accuracy"])
+    return model
+
+
+def train(model, x, y, shards, monkeypatch):
+    monkeypatch.setattr(parallel, "shard_count", lambda batch, work, min_work=0: shards)
+    history = model.fit(x, y, batch_size=10, epochs=2, shuffle=True, seed=1, verbose=0)
+    return history, model.predict(x), model.evaluate(x, y)
+
+
+@pytest.mark.parametrize("shards", [2, 3])
+@pytest.mark.parametrize("logits", [True, False])
+def test_sharded_training_matches_the_single_shard_path(rng, monkeypatch, shards, logits):
+    x, y = rng.normal(size=(23, 10, 10, 2)), rng.integers(0, 3, 23)  # last batch: 3 rows
+    plain, sharded = build(logits=logits), build(logits=logits)
+    history_a, predicted_a, evaluated_a = train(plain, x, y, 1, monkeypatch)
+    history_b, predicted_b, evaluated_b = train(sharded, x, y, shards, monkeypatch)
+    # Only the order of the gradient sums over the batch differs.
+    for key in history_a.history:
+        np.testing.assert_allclose(history_a.history[key], history_b.history[key], rtol=1e-12)
+    for a, b in zip(plain.get_weights(), sharded.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(predicted_a, predicted_b, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(evaluated_a, evaluated_b, rtol=1e-10)
+
+
+def test_shard_slices_cover_the_batch_in_order():
+    slices = parallel.shard_slices(23, 3)
+    assert [(s.start, s.stop) for s in slices] == [(0, 7), (7, 15), (15, 23)]
+
+
+def test_a_failing_shard_raises_after_every_shard_has_finished():
+    finished = []
+
+    def task(index):
+        if index == 1:
+            raise ValueError("shard 1 failed")
+        finished.append(index)
+        return index
+
+    with pytest.raises(ValueError, match="shard 1 failed"):
+        parallel.thread_team(3).map(task, 3)
+    assert sorted(finished) == [0, 2]
+
+
+def test_light_models_and_one_blas_thread_are_not_sharded(monkeypatch):
+    monkeypatch.setattr(parallel, "blas_threads", lambda: 2)
+    assert parallel.shard_count(128, 1e3) == 1  # too little work per shard
+    assert parallel.shard_count(128, 1e7) == 2
+    assert parallel.shard_count(12, 1e7) == 1  # fewer than 8 rows per shard
+    monkeypatch.setattr(parallel, "blas_threads", lambda: 1)
+    assert parallel.shard_count(128, 1e7) == 1
+    monkeypatch.setattr(parallel, "blas_threads", lambda: 2)
+    monkeypatch.setenv(parallel.SHARDS_ENV_VAR, "0")
+    assert parallel.shard_count(128, 1e7) == 1
