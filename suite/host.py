@@ -56,6 +56,40 @@ def memory_bytes() -> int | None:
         return None
 
 
+def numpy_blas() -> list[dict[str, Any]]:
+    """The BLAS NumPy itself calls (scratch_cnn's matrix products), in brief.
+
+    Other libraries may load BLAS builds of their own (SciPy, scikit-learn's OpenMP) into a
+    process; which of them are loaded depends on what the process imported, so only
+    NumPy's own build (the pool loaded from NumPy's folders) describes the host.
+
+    Returns
+    -------
+    list of dict
+        ``internal_api``, ``version``, ``threading_layer``, ``architecture``; empty where
+        threadpoolctl cannot see it.
+    """
+    import numpy
+    from threadpoolctl import threadpool_info
+
+    folder = os.path.dirname(os.path.dirname(numpy.__file__))
+    keys = ("internal_api", "version", "threading_layer", "architecture")
+    pools = [
+        {key: pool.get(key) for key in keys}
+        for pool in threadpool_info()
+        if pool.get("user_api") == "blas"
+        and os.path.basename(os.path.dirname(pool.get("filepath", ""))).startswith("numpy")
+        and str(pool.get("filepath", "")).startswith(folder)
+    ]
+    if pools:
+        return pools
+    try:  # a NumPy linked to a system or conda BLAS: what it was built against
+        blas = numpy.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        return [{"internal_api": blas.get("name"), "version": blas.get("version")}]
+    except Exception:  # older NumPy without mode="dicts"
+        return []
+
+
 def thread_environment() -> dict[str, str | None]:
     """The thread-count environment variables of this process (None where unset)."""
     return {name: os.environ.get(name) for name in (*THREAD_ENV_VARS, *EXTRA_THREAD_ENV_VARS)}
@@ -74,13 +108,12 @@ def host_class(block: dict[str, Any]) -> str:
     str
         :data:`HOST_CLASS_LENGTH` hex digits of sha256 over the CPU model, logical and
         usable cores, memory in whole GiB (identical nodes differ by a few MiB of kernel
-        reservation), machine type, operating system, Python minor version, BLAS library,
-        version, threading layer and CPU architecture, and :data:`TIMING_LIBRARIES`'
-        versions. Host name, thread settings and load are left out.
+        reservation), machine type, operating system, Python minor version, NumPy's BLAS
+        (library, version, threading layer, CPU architecture) and
+        :data:`TIMING_LIBRARIES`' versions. Host name, thread settings, the other BLAS
+        builds a process happens to have loaded, and load are left out.
     """
     memory = block.get("memory_bytes")
-    blas_keys = ("internal_api", "version", "threading_layer", "architecture")
-    blas = [{key: pool.get(key) for key in blas_keys} for pool in block.get("blas") or []]
     inputs = {
         "cpu": block.get("cpu"),
         "cores": block.get("cores"),
@@ -89,7 +122,7 @@ def host_class(block: dict[str, Any]) -> str:
         "machine": block.get("machine"),
         "system": block.get("system"),
         "python": ".".join(str(block.get("python", "")).split(".")[:2]),
-        "blas": sorted(blas, key=lambda pool: json.dumps(pool, sort_keys=True, default=str)),
+        "numpy_blas": block.get("numpy_blas"),
         "libraries": {name: (block.get("libraries") or {}).get(name) for name in TIMING_LIBRARIES},
     }
     text = json.dumps(inputs, sort_keys=True, separators=(",", ":"), default=str)
@@ -105,7 +138,8 @@ def host_block() -> dict[str, Any]:
     dict
         ``hostname``, ``cpu``, ``cores`` (logical), ``usable_cores`` (affinity),
         ``memory_bytes``, ``machine``, ``system``, ``python``, ``blas`` (the pools loaded
-        here: library, version, threads, architecture), ``thread_environment``,
+        here: library, version, threads, architecture), ``numpy_blas`` (NumPy's own
+        build, what the host class uses), ``thread_environment``,
         ``libraries`` (versions, None where absent) and ``host_class``. The dict is
         cached: copy it before changing it (:func:`record_host` does).
     """
@@ -122,6 +156,7 @@ def host_block() -> dict[str, Any]:
         "system": platform.system(),
         "python": platform.python_version(),
         "blas": blas_description(),
+        "numpy_blas": numpy_blas(),
         "thread_environment": thread_environment(),
         "libraries": {name: versions.get(name) for name in TIMING_LIBRARIES},
     }

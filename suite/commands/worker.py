@@ -143,7 +143,9 @@ def run(args: argparse.Namespace) -> int:
     name = args.name or f"{platform.node()}-{os.getpid()}"
     # The unit's engines run in child processes of the Dask worker process: Dask's default
     # daemonic worker processes may not have children.
-    dask.config.set({"distributed.worker.daemon": False})
+    from suite.run.cluster import WORKER_PROCESS_CONFIG
+
+    dask.config.set({"distributed.worker.daemon": False, **WORKER_PROCESS_CONFIG})
 
     async def main() -> None:
         stop = asyncio.Event()

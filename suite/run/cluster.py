@@ -56,6 +56,11 @@ UNIT_RESOURCE = "unit"
 PROGRESS_TOPIC = "cnnbench-progress"
 #: how many workers may die under one unit before it is stored as failed (one retry)
 ALLOWED_FAILURES = 1
+#: Dask settings of the worker processes that run units. Dask's nanny normally gives a
+#: worker process one BLAS/OpenMP thread and a low malloc trim threshold; the engine
+#: workers it starts inherit that environment, and should get the one the local executor
+#: gives them instead (each engine sets its own thread counts, suite.timing).
+WORKER_PROCESS_CONFIG = {"distributed.nanny.pre-spawn-environ": {}}
 #: how long the driver waits for a scheduler to answer
 CONNECT_TIMEOUT_SECONDS = 20
 
@@ -554,6 +559,7 @@ class ClusterRunner(MatrixRunner):
         settings = {
             "distributed.worker.daemon": False,
             "distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
+            **WORKER_PROCESS_CONFIG,
         }
         with dask.config.set(settings):
             if self.local_cluster is not None:

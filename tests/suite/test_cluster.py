@@ -124,7 +124,9 @@ def test_a_worker_whose_split_differs_fails_the_unit_with_both_fingerprints_and_
     _, unit = one_unit(isolated)
     driver_fingerprint = unit.fingerprint
     unit.fingerprint = "0" * 16  # as if the driver had other data files
-    job = UnitJob(unit, list(unit.engines), options(isolated / "unused"), {"executor": "dask"}, "test")
+    job = UnitJob(
+        unit, list(unit.engines), options(isolated / "unused"), {"executor": "dask"}, "test"
+    )
     outcome = run_unit_job(job)
     [record] = outcome["records"]
     assert record["status"] == "failed" and record["key"] == unit.keys["scratch"]
@@ -150,7 +152,9 @@ def test_a_worker_without_a_backend_fails_the_run_naming_the_extra(isolated, mon
     text = MATRIX.format(epochs=1).replace('engines = ["scratch"]', 'engines = ["keras:jax"]')
     runner = MatrixRunner(matrix.parse_matrix(text, "cluster.toml"), options(isolated / "out"))
     unit = runner.plan()[0]
-    job = UnitJob(unit, list(unit.engines), options(isolated / "unused"), {"executor": "dask"}, "test")
+    job = UnitJob(
+        unit, list(unit.engines), options(isolated / "unused"), {"executor": "dask"}, "test"
+    )
     [record] = run_unit_job(job)["records"]
     assert record["status"] == "failed"
     assert "keras:jax" in record["error"] and "cnnbench[jax]" in record["error"]
