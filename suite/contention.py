@@ -74,6 +74,62 @@ def usable_cpus() -> list[int]:
         return list(range(os.cpu_count() or 1))
 
 
+def machine_cpu_seconds(cpus: Sequence[int]) -> tuple[float | None, float | None, float | None]:
+    """CPU-seconds since boot that ``cpus`` spent busy, stolen, and in all.
+
+    Busy is user + nice + system + irq + softirq (``/proc/stat`` through psutil); ``None``
+    for all three where psutil cannot read them.
+    """
+    psutil = _psutil()
+    if psutil is None:  # pragma: no cover - psutil is a dependency
+        return None, None, None
+    try:
+        per_cpu = psutil.cpu_times(percpu=True)
+    except (OSError, AttributeError):  # pragma: no cover - exotic platforms
+        return None, None, None
+    chosen = [per_cpu[i] for i in cpus if i < len(per_cpu)] or per_cpu
+    busy = sum(sum(getattr(t, name, 0.0) for name in _BUSY_FIELDS) for t in chosen)
+    steal = sum(getattr(t, "steal", 0.0) for t in chosen)
+    # guest time is already counted in user on Linux, so it stays out of the total
+    total = sum(
+        sum(v for k, v in t._asdict().items() if k not in ("guest", "guest_nice")) for t in chosen
+    )
+    return busy, steal, total
+
+
+class OtherWorkMeter:
+    """Cores that other processes used on ``cpus`` since the last :meth:`read`.
+
+    The machine's busy CPU time on those cores minus this process's own CPU time, over the
+    wall time between readings (the same figure as the probe's ``other_cores``).
+
+    Parameters
+    ----------
+    cpus : sequence of int, optional
+        This process's affinity when omitted.
+    """
+
+    def __init__(self, cpus: Sequence[int] | None = None) -> None:
+        self.cpus = list(cpus) if cpus is not None else usable_cpus()
+        self._last = self._now()
+
+    def _now(self) -> tuple[float, float, float | None]:
+        return time.perf_counter(), time.process_time(), machine_cpu_seconds(self.cpus)[0]
+
+    def seconds_since_read(self) -> float:
+        """Wall seconds since the last reading."""
+        return time.perf_counter() - self._last[0]
+
+    def read(self) -> float | None:
+        """Other processes' average cores since the last reading (None if unknown)."""
+        now = self._now()
+        (wall0, cpu0, busy0), (wall1, cpu1, busy1) = self._last, now
+        self._last = now
+        if busy0 is None or busy1 is None or wall1 <= wall0:
+            return None
+        return max(0.0, (busy1 - busy0) - (cpu1 - cpu0)) / (wall1 - wall0)
+
+
 @dataclass
 class _Sample:
     """One reading of the clocks and counters."""
@@ -132,20 +188,7 @@ class ContentionProbe:
         process_cpu = time.process_time()
         usage = resource.getrusage(resource.RUSAGE_SELF)
         involuntary, voluntary = int(usage.ru_nivcsw), int(usage.ru_nvcsw)
-        busy = steal = total = None
-        if self._psutil is not None:
-            try:
-                per_cpu = self._psutil.cpu_times(percpu=True)
-                chosen = [per_cpu[i] for i in self.cpus if i < len(per_cpu)] or per_cpu
-                busy = sum(sum(getattr(t, name, 0.0) for name in _BUSY_FIELDS) for t in chosen)
-                steal = sum(getattr(t, "steal", 0.0) for t in chosen)
-                # guest time is already counted in user on Linux, so leave it out of the sum
-                total = sum(
-                    sum(v for k, v in t._asdict().items() if k not in ("guest", "guest_nice"))
-                    for t in chosen
-                )
-            except (OSError, AttributeError):  # pragma: no cover - exotic platforms
-                pass
+        busy, steal, total = machine_cpu_seconds(self.cpus)
         return _Sample(wall, process_cpu, involuntary, voluntary, busy, steal, total)
 
     def _machine(self) -> dict[str, Any]:

@@ -81,11 +81,11 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     settings = configure_threads(
         args.threads, keras_backend="tensorflow", configure_keras_backend=args.engine == "keras"
     )
-    policy_name = None
+    policy = None
     if args.engine == "scratch":
-        from suite.thread_policy import apply_thread_policy
+        from suite.thread_policy import BlasThreadPolicy
 
-        policy_name = apply_thread_policy(args.policy, settings.threads)
+        policy = BlasThreadPolicy(settings.threads, args.policy)
 
     import numpy as np
 
@@ -104,8 +104,15 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     model = build_model(args.net, args.engine, shape)
     batch_size = catalog.hyperparameters(args.net).batch_size
     clock = _epoch_clock(args.engine)
+    if policy is not None:
+        if getattr(model, "output_shape", None) is None:
+            model.build(shape)
+        policy.for_model(model, batch_size)
+    blas_threads: list[int] = []
 
     def epoch() -> float:
+        if policy is not None:
+            blas_threads.append(policy.before_epoch())
         if clock is None:
             history = model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
             return float(history.epoch_times[-1])
@@ -126,6 +133,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         phases.append(
             {
                 "processes": processes,
+                "blas_threads": blas_threads[-args.epochs :] if policy else None,
                 "epoch_seconds": seconds,
                 "median": statistics.median(seconds),
                 "cpu_per_wall": cpu / sum(seconds),
@@ -143,7 +151,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "engine": args.engine,
         "net": args.net,
-        "policy": policy_name,
+        "policy": policy.as_dict() if policy else None,
         "threads": settings.threads,
         "samples": count,
         "quiet_seconds": quiet,
@@ -211,7 +219,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs per phase (3)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed epochs first (2)")
     parser.add_argument("--samples", type=int, default=None, help="training images per epoch")
-    parser.add_argument("--policy", default="auto", help="scratch thread policy (auto/off)")
+    parser.add_argument(
+        "--policy", default="auto", help="scratch BLAS thread policy: auto, size, load, off"
+    )
     parser.add_argument("--load-kind", default="python", choices=("python", "numpy"))
     parser.add_argument("--json", type=Path, default=None, help="write all figures here")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
@@ -248,10 +258,11 @@ def main(argv: list[str] | None = None) -> int:
             phases = " | ".join(
                 f"{p['processes']}: {p['median']:.3f}s cpu/wall {p['cpu_per_wall']:.2f}"
                 f" load {p['loadavg_before']}"
+                + (f" blas {p['blas_threads']}" if p["blas_threads"] else "")
                 for p in result["phases"]
             )
             print(
-                f"{engine:8s} {net:15s} policy={result['policy']} quiet"
+                f"{engine:8s} {net:15s} policy={(result['policy'] or {}).get('policy')} quiet"
                 f" {result['quiet_seconds']:.3f}s {factors}   [{phases}]",
                 flush=True,
             )

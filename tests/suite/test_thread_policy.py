@@ -1,0 +1,171 @@
+"""The scratch engine's BLAS thread policy (suite.thread_policy)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from suite import thread_policy
+from suite.thread_policy import SMALL_GEMM_MNK, BlasThreadPolicy, model_gemm_sizes
+
+TOOLS = Path(__file__).resolve().parents[2] / "tools"
+
+
+@pytest.fixture
+def applied(monkeypatch):
+    """Record the BLAS thread counts the policy sets instead of changing this process's."""
+    calls: list[int] = []
+    monkeypatch.setattr(thread_policy, "_set_blas_threads", lambda n: calls.append(n) or [n])
+    return calls
+
+
+class FixedMeter:
+    def __init__(self, values):
+        self.values = list(values)
+
+    def seconds_since_read(self):
+        return 1.0
+
+    def read(self):
+        return self.values.pop(0)
+
+
+def small_model(layers):
+    import scratch_cnn
+
+    model = scratch_cnn.Sequential(layers)
+    model.build((8, 8, 1))
+    return model
+
+
+def test_gemm_sizes_of_dense_and_conv_layers():
+    from scratch_cnn import Conv2D, Dense, Flatten, MaxPooling2D
+
+    model = small_model(
+        [Conv2D(4, 3, padding="same"), MaxPooling2D(2), Flatten(), Dense(5), Dense(3)]
+    )
+    assert model_gemm_sizes(model, batch_size=10) == [
+        (10 * 8 * 8, 4, 3 * 3 * 1),
+        (10, 5, 4 * 4 * 4),
+        (10, 3, 5),
+    ]
+
+
+def test_never_more_threads_than_usable_cores(applied):
+    policy = BlasThreadPolicy(threads=64, policy="auto", cpus=[0, 1])
+    assert policy.cap == 2 and applied == [2]
+    assert BlasThreadPolicy(threads=64, policy="off", cpus=[0, 1]).cap == 64
+
+
+def test_small_gemms_get_one_thread(applied):
+    from scratch_cnn import Dense, Flatten
+
+    model = small_model([Flatten(), Dense(16), Dense(10)])
+    policy = BlasThreadPolicy(threads=2, policy="size", cpus=[0, 1])
+    assert policy.for_model(model, batch_size=32) == 1
+    assert policy.largest_gemm_mnk == 32 * 16 * 64 < SMALL_GEMM_MNK
+    assert applied == [2, 1]
+    # "off" and "load" leave the size alone
+    for name in ("off", "load"):
+        assert BlasThreadPolicy(2, name, cpus=[0, 1]).for_model(model, 32) == 2
+
+
+def test_large_gemms_keep_the_threads(applied, monkeypatch):
+    monkeypatch.setattr(thread_policy, "SMALL_GEMM_MNK", 10)
+    from scratch_cnn import Dense, Flatten
+
+    model = small_model([Flatten(), Dense(16), Dense(10)])
+    assert BlasThreadPolicy(2, "auto", cpus=[0, 1]).for_model(model, 32) == 2
+
+
+@pytest.mark.parametrize(
+    ("cores", "other", "expected"),
+    [
+        (2, None, 2),  # unknown: keep the cap
+        (2, 0.0, 2),
+        (2, 0.25, 2),  # within the margin (daemons, the harness)
+        (2, 0.67, 1),  # one busy process sharing the cores with 2 threads
+        (2, 1.0, 1),
+        (2, 1.9, 1),  # never below 1
+        (4, 0.8, 3),
+        (4, 2.1, 2),
+    ],
+)
+def test_threads_for_load(applied, cores, other, expected):
+    policy = BlasThreadPolicy(threads=cores, policy="load", cpus=list(range(cores)))
+    assert policy.threads_for_load(other) == expected
+
+
+def test_before_epoch_follows_the_load_and_is_recorded(applied):
+    policy = BlasThreadPolicy(threads=2, policy="auto", cpus=[0, 1])
+    policy._meter = FixedMeter([0.02, 0.9, 1.0, 0.05])
+    assert [policy.before_epoch() for _ in range(4)] == [2, 1, 1, 2]
+    assert applied == [2, 1, 2]  # set only when it changes
+    record = policy.as_dict()
+    json.dumps(record)
+    assert record["epoch_blas_threads"] == [2, 1, 1, 2]
+    assert record["epoch_other_cores_before"] == [0.02, 0.9, 1.0, 0.05]
+    assert record["policy"] == "auto" and record["cap"] == 2
+
+
+def test_off_ignores_the_load(applied):
+    policy = BlasThreadPolicy(threads=2, policy="off", cpus=[0, 1])
+    assert policy._meter is None
+    assert [policy.before_epoch() for _ in range(2)] == [2, 2]
+
+
+def test_unknown_policy():
+    with pytest.raises(ValueError, match="unknown thread policy"):
+        BlasThreadPolicy(2, "fast")
+    with pytest.raises(ValueError):
+        BlasThreadPolicy(0)
+
+
+def test_policy_drops_threads_beside_a_real_busy_process():
+    """In a fresh process: the policy sees a real neighbour and OpenBLAS gets fewer threads."""
+    from suite.contention import usable_cpus
+
+    cores = len(usable_cpus())
+    if cores < 2:
+        pytest.skip("one usable core: nothing to drop")
+    code = f"""
+        import json, sys, time
+        sys.path.insert(0, {str(TOOLS)!r})
+        from load_generator import CompetingLoad
+        from threadpoolctl import threadpool_info
+        from suite.thread_policy import BlasThreadPolicy
+        policy = BlasThreadPolicy(threads={cores}, policy="load")
+        with CompetingLoad(processes=1, seconds=30):
+            time.sleep(0.5)
+            chosen = policy.before_epoch()
+            blas = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+        print(json.dumps({{"chosen": chosen, "blas": blas, "record": policy.as_dict()}}))
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["chosen"] < cores, out
+    assert set(out["blas"]) == {out["chosen"]}
+
+
+def test_slowdown_tool_table():
+    spec = importlib.util.spec_from_file_location("cnnbench_tools_slowdown", TOOLS / "slowdown.py")
+    slowdown = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(slowdown)
+    results = [
+        {"engine": "keras", "net": "lenet5", "quiet_seconds": 1.0, "slowdown": {"1": 1.2}},
+        {"engine": "scratch", "net": "lenet5", "quiet_seconds": 0.5, "slowdown": {"1": 1.1}},
+    ]
+    table = slowdown.markdown_table(results, [1])
+    assert table.splitlines()[0] == (
+        "| net | scratch quiet s/epoch | scratch x1 busy | keras quiet s/epoch | keras x1 busy |"
+    )
+    assert table.splitlines()[2] == "| lenet5 | 0.500 | 1.10 | 1.000 | 1.20 |"
