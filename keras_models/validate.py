@@ -231,6 +231,9 @@ def _float64_forward(scratch_model: Any, x: np.ndarray) -> tuple[float, str]:
         if uses_tanh and output_dtype == "float64":
             # A float32 tanh inside the net is hidden when later layers cast back up.
             output_dtype = _keras_tanh_dtype_of_float64()
+        if output_dtype == "float64":
+            # So is a float32 matmul inside a float64 Dense or Conv2D.
+            output_dtype = _keras_matmul_dtype_of_float64()
         return forward_difference(keras64, twin64, x.astype(np.float64)), output_dtype
 
 
@@ -241,6 +244,15 @@ def _keras_tanh_dtype_of_float64() -> str:
     probe = keras.ops.convert_to_tensor(np.array([0.3]), "float64")
     dtype = keras.backend.standardize_dtype(keras.ops.tanh(probe).dtype)
     return "float64" if dtype == "float64" else f"{dtype} (from its tanh layers)"
+
+
+def _keras_matmul_dtype_of_float64() -> str:
+    """``"float64"``, or the dtype ``keras.ops.matmul`` computes float64 operands in."""
+    import keras
+
+    probe = keras.ops.convert_to_tensor(np.eye(2), "float64")
+    dtype = keras.backend.standardize_dtype(keras.ops.matmul(probe, probe).dtype)
+    return "float64" if dtype == "float64" else f"{dtype} (in its matmuls)"
 
 
 def count_saturated_targets(keras_model: Any, batch: Any) -> int:
@@ -408,11 +420,17 @@ def _float64_note(record: ParityRecord, backend: str) -> str:
         f"- {record.name}: Keras's float64 model computed in {record.keras_float64_output}, "
         "so the float64 forward row compares against a lower-precision result"
     )
-    if backend == "jax":
+    if backend == "jax" and "tanh" in record.keras_float64_output:
         note += (
             " (Keras 3 on jax: `keras.ops.tanh` casts float64 input to "
             "`dtypes.result_type('float64', float)`, which is float32 on that backend; "
             "docs/parity.md)"
+        )
+    elif "matmul" in record.keras_float64_output:
+        note += (
+            f" (Keras 3 on {backend}: `keras.ops.matmul` casts both operands to "
+            "`dtypes.result_type(float64, float64)`, which Keras maps to float32 on every "
+            "backend but TensorFlow (`BIT64_TO_BIT32_DTYPE`); docs/parity.md)"
         )
     return note
 

@@ -73,12 +73,10 @@ def failure_text(error: BaseException) -> str:
 
 
 def _contention_probe(threads: int | None) -> Any:
-    """The contention probe of :mod:`suite.contention`, or None where it is not available."""
-    try:
-        from suite.contention import ContentionProbe
-    except ImportError:
-        return None
-    return ContentionProbe(threads=threads)
+    """The contention probe of :mod:`suite.contention` for a run given ``threads``."""
+    from suite.contention import ContentionProbe, usable_cpus
+
+    return ContentionProbe(threads=threads or len(usable_cpus()))
 
 
 def execute_run(
@@ -184,22 +182,14 @@ def train_one(
     budget = settings["time_budget_seconds"]
     train_images = 0
     probe = _contention_probe(threads)
-    if probe is not None:
-        probe.begin_run()
+    probe.begin_run()
     for epoch, order in enumerate(task.epoch_orders):
         started = time.perf_counter()
         x_epoch, y_epoch = data.epoch_arrays(order)
         preparation_seconds += time.perf_counter() - started
         try:
-            if probe is not None:
-                with probe.epoch():
-                    with Stopwatch(synchronize) as watch:
-                        logs, loop_seconds = engine.fit_epoch(
-                            model, x_epoch, y_epoch, task.batch_size
-                        )
-            else:
-                with Stopwatch(synchronize) as watch:
-                    logs, loop_seconds = engine.fit_epoch(model, x_epoch, y_epoch, task.batch_size)
+            with probe.epoch(), Stopwatch(synchronize) as watch:
+                logs, loop_seconds = engine.fit_epoch(model, x_epoch, y_epoch, task.batch_size)
         except FloatingPointError as caught:  # scratch_cnn.DivergenceError
             epoch_seconds.append(watch.seconds)  # the stopwatch stops on the way out too
             epoch_call_seconds.append(watch.seconds)
@@ -228,7 +218,7 @@ def train_one(
         if budget is not None and sum(epoch_seconds) >= budget and epoch + 1 < task.epochs:
             stopped_early = "time_budget"
             break
-    contention = probe.end_run() if probe is not None else None
+    contention = probe.end_run()
 
     result: dict[str, Any] = {"status": status, "error": error, "metrics": None}
     inference_seconds = None
@@ -279,10 +269,10 @@ def train_one(
     }
     quality, reason = "unknown", None
     if contention is not None:
-        result["timings"]["contention"] = contention
         from suite.contention import classify_timing
 
-        quality, reason = classify_timing(contention, threads)
+        result["timings"]["contention"] = contention
+        quality, reason = classify_timing(contention, probe.threads, len(probe.cpus))
     result["timing_quality"] = quality
     result["timing_quality_reason"] = reason
     result["curves"] = curves
