@@ -111,10 +111,9 @@ class BlasThreadPolicy:
     Examples
     --------
     >>> policy = BlasThreadPolicy(threads=2)           # doctest: +SKIP
-    >>> policy.for_model(model, batch_size=128)        # doctest: +SKIP
     >>> for epoch in range(epochs):                    # doctest: +SKIP
-    ...     policy.before_epoch()
-    ...     model.fit(x, y, epochs=1)
+    ...     policy.for_epoch(model, batch_size=128)
+    ...     model.fit(x, y, batch_size=128, epochs=1)
     >>> record["timings"]["blas_thread_policy"] = policy.as_dict()   # doctest: +SKIP
     """
 
@@ -135,6 +134,7 @@ class BlasThreadPolicy:
         self.epoch_threads: list[int] = []
         self.epoch_other_cores: list[float | None] = []
         self.current: int | None = None
+        self._sized_for: tuple[int, int] | None = None
         self._meter = OtherWorkMeter(self.cpus) if policy in ("auto", "load") else None
         self._apply(self.cap)
 
@@ -185,6 +185,17 @@ class BlasThreadPolicy:
         self.epoch_threads.append(count)
         self.epoch_other_cores.append(None if other is None else round(other, 3))
         return self._apply(count)
+
+    def for_epoch(self, model: Any, batch_size: int) -> int:
+        """:meth:`for_model` once per model, then :meth:`before_epoch` (one call per epoch).
+
+        The one line an engine's ``fit_epoch`` needs, right before ``model.fit``.
+        """
+        if self._sized_for != (id(model), int(batch_size)):
+            self._sized_for = (id(model), int(batch_size))
+            self.cap = self.requested if self.policy == "off" else min(self.requested, self.cores)
+            self.for_model(model, batch_size)
+        return self.before_epoch()
 
     def as_dict(self) -> dict[str, Any]:
         """What the policy chose, for the run's record (JSON-able)."""

@@ -160,6 +160,22 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def wait_for_quiet(limit_seconds: float, window: float = 2.0, below: float = 0.15) -> float:
+    """Wait (up to ``limit_seconds``) until other processes use under ``below`` cores.
+
+    Returns the last ``window``-second reading of other processes' cores.
+    """
+    from suite.contention import OtherWorkMeter
+
+    meter = OtherWorkMeter()
+    deadline = time.monotonic() + limit_seconds
+    while True:
+        time.sleep(window)
+        other = meter.read()
+        if other is None or other < below or time.monotonic() >= deadline:
+            return -1.0 if other is None else other
+
+
 def _worker_command(args: argparse.Namespace, engine: str, net: str) -> list[str]:
     command = [
         sys.executable,
@@ -223,6 +239,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--policy", default="auto", help="scratch BLAS thread policy: auto, size, load, off"
     )
     parser.add_argument("--load-kind", default="python", choices=("python", "numpy"))
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="before each worker, wait up to this long for other processes to go quiet",
+    )
     parser.add_argument("--json", type=Path, default=None, help="write all figures here")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -241,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     started = loadavg()
     for net in args.nets:
         for engine in args.engines:
+            other = wait_for_quiet(args.wait_quiet) if args.wait_quiet > 0 else None
             env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="-1")
             done = subprocess.run(
                 _worker_command(args, engine, net),
@@ -253,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{engine} {net}: worker failed\n{done.stderr[-3000:]}", file=sys.stderr)
                 continue
             result = json.loads(done.stdout.strip().splitlines()[-1])
+            result["other_cores_before"] = other
             results.append(result)
             factors = " ".join(f"x{n}={v:.2f}" for n, v in result["slowdown"].items())
             phases = " | ".join(
@@ -263,7 +288,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(
                 f"{engine:8s} {net:15s} policy={(result['policy'] or {}).get('policy')} quiet"
-                f" {result['quiet_seconds']:.3f}s {factors}   [{phases}]",
+                f" {result['quiet_seconds']:.3f}s {factors}   [{phases}]"
+                + ("" if other is None else f" (others {other:.2f} cores before)"),
                 flush=True,
             )
     summary = {"loadavg_start": started, "loadavg_end": loadavg(), "results": results}

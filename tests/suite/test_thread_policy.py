@@ -114,6 +114,17 @@ def test_before_epoch_follows_the_load_and_is_recorded(applied):
     assert record["policy"] == "auto" and record["cap"] == 2
 
 
+def test_for_epoch_sizes_each_model_once(applied):
+    from scratch_cnn import Dense, Flatten
+
+    model = small_model([Flatten(), Dense(16), Dense(10)])
+    policy = BlasThreadPolicy(threads=2, policy="auto", cpus=[0, 1])
+    policy._meter = FixedMeter([0.0, 0.0])
+    assert [policy.for_epoch(model, 32) for _ in range(2)] == [1, 1]
+    assert policy.as_dict()["largest_gemm_mnk"] == 32 * 16 * 64
+    assert applied == [2, 1]
+
+
 def test_off_ignores_the_load(applied):
     policy = BlasThreadPolicy(threads=2, policy="off", cpus=[0, 1])
     assert policy._meter is None
