@@ -19,6 +19,13 @@ Keras computes ``alpha`` in the weights' dtype from the betas cast to it
 (``ops.power(ops.cast(beta_2, dtype), t)``): in float32, 0.999 is 0.99900001287 there,
 which makes the first steps 6.7e-6 (relative) smaller than the exact formula. Adam here does
 the same arithmetic so float32 steps match Keras's to the last bit of ``alpha``.
+
+On NumPy, Adam updates each weight in blocks of :data:`UPDATE_BLOCK` values that stay in
+the CPU cache, with two scratch buffers instead of a fresh temporary per operation, and
+shares large weights' blocks out to the BLAS's threads (``scratch_cnn.parallel``): the same
+operations in the same order on every value (so the same bits), but each weight is read
+from and written to memory once instead of a dozen times. On one core this takes the
+update of vgg_b's 29 million weights from 110 ms to about 55.
 """
 
 from __future__ import annotations
@@ -28,9 +35,16 @@ from typing import Any
 
 import numpy as np
 
+from scratch_cnn import parallel
 from scratch_cnn.backend import get_array_module
 
 Array = Any
+
+#: Values per block of Adam's NumPy path (measured: 2^12 pays for the calls, 2^22 no
+#: longer fits the cache; 2^17-2^19 are equally fast).
+UPDATE_BLOCK = 1 << 17
+#: Weights with at least this many values are updated by every BLAS thread.
+PARALLEL_UPDATE_SIZE = 1 << 20
 
 
 class Optimizer:
@@ -180,10 +194,51 @@ class Adam(Optimizer):
         if state is None:
             state = self._state[key] = {"m": xp.zeros_like(weight), "v": xp.zeros_like(weight)}
         m, v = state["m"], state["v"]
+        arrays = (weight, gradient, m, v)
+        if xp is np and all(a.flags.c_contiguous and a.dtype == weight.dtype for a in arrays):
+            self._update_in_blocks(*(np.reshape(a, -1) for a in arrays))
+            return weight
         m += (gradient - m) * (1.0 - self.beta_1)
         v += (gradient * gradient - v) * (1.0 - self.beta_2)
         weight -= (m * self._alpha) / (xp.sqrt(v) + self.epsilon)
         return weight
+
+    def _update_in_blocks(self, w: Array, g: Array, m: Array, v: Array) -> None:
+        """The update above, block by block, in place (flat contiguous NumPy arrays)."""
+        size = w.size
+        threads = parallel.blas_threads() if size >= PARALLEL_UPDATE_SIZE else 1
+        parts = parallel.shard_slices(size, threads)
+
+        def run(index: int) -> None:
+            part = parts[index]
+            length = min(UPDATE_BLOCK, part.stop - part.start)
+            t = np.empty(length, dtype=w.dtype)
+            u = np.empty(length, dtype=w.dtype)
+            for start in range(part.start, part.stop, UPDATE_BLOCK):
+                block = slice(start, min(start + UPDATE_BLOCK, part.stop))
+                n = block.stop - block.start
+                wb, gb, mb, vb, tb, ub = w[block], g[block], m[block], v[block], t[:n], u[:n]
+                # m += (g - m) * (1 - b1)
+                np.subtract(gb, mb, out=tb)
+                tb *= 1.0 - self.beta_1
+                mb += tb
+                # v += (g * g - v) * (1 - b2)
+                np.multiply(gb, gb, out=tb)
+                tb -= vb
+                tb *= 1.0 - self.beta_2
+                vb += tb
+                # w -= (m * alpha) / (sqrt(v) + eps)
+                np.sqrt(vb, out=tb)
+                tb += self.epsilon
+                np.multiply(mb, self._alpha, out=ub)
+                ub /= tb
+                wb -= ub
+
+        if threads > 1:
+            with parallel.blas_threads_limited_to(1):
+                parallel.thread_team(threads).map(run, threads)
+        else:
+            run(0)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from scratch_cnn.backend import get_array_module
 
 Array = Any
@@ -39,6 +41,16 @@ def linear_backward(dy: Array, x: Array, y: Array) -> Array:
 def sigmoid_forward(x: Array) -> Array:
     """Logistic function, written so that no branch can overflow ``exp``."""
     xp = get_array_module(x)
+    if xp is np:
+        # NumPy: 1 / (1 + e^-x) in one buffer, four passes and one exp (half the time of
+        # the two-exp form below). For x < -88 (float32) e^-x overflows to inf and
+        # 1 / inf = 0 is the right limit, so the overflow is expected, not reported.
+        with np.errstate(over="ignore"):
+            y = np.negative(x)
+            np.exp(y, out=y)
+            y += 1.0
+            np.divide(1.0, y, out=y)
+        return y
     # 1 / (1 + e^-x) for x >= 0 and e^x / (1 + e^x) for x < 0, without a select (``where``
     # is several times slower than arithmetic on unpredictable masks): the numerator
     # exp(min(x, 0)) is 1 or e^x, the denominator 1 + exp(-|x|). Both exps lie in (0, 1].
@@ -51,7 +63,10 @@ def sigmoid_forward(x: Array) -> Array:
 
 def sigmoid_backward(dy: Array, x: Array, y: Array) -> Array:
     """``dx = dy * y * (1 - y)``."""
-    return dy * y * (1.0 - y)
+    dx = 1.0 - y  # one temporary, updated in place
+    dx *= y
+    dx *= dy
+    return dx
 
 
 def tanh_forward(x: Array) -> Array:
@@ -61,6 +76,11 @@ def tanh_forward(x: Array) -> Array:
 
 def tanh_backward(dy: Array, x: Array, y: Array) -> Array:
     """``dx = dy * (1 - y^2)``."""
+    if get_array_module(y) is np:
+        dx = np.multiply(y, y)  # NumPy: one temporary instead of three
+        np.subtract(1.0, dx, out=dx)
+        dx *= dy
+        return dx
     return dy * (1.0 - y * y)
 
 

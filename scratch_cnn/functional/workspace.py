@@ -15,7 +15,7 @@ from scratch_cnn.backend import get_array_module
 Array = Any
 
 #: Buffers kept per workspace; training and evaluation batch shapes both stay cached.
-_MAX_BUFFERS = 8
+_MAX_BUFFERS = 16
 
 
 class Workspace:

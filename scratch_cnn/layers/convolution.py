@@ -96,7 +96,7 @@ class Conv2D(WeightedLayer):
     def linear_backward(self, grad_preactivation: Array, need_input_grad: bool) -> Array | None:
         kernel = self.params["kernel"]
         grad_kernel, grad_bias = conv2d_weight_gradients(
-            grad_preactivation, self._cache, tuple(kernel.shape)
+            grad_preactivation, self._cache, tuple(kernel.shape), workspace=self._workspace
         )
         self.grads["kernel"] = grad_kernel
         if self.use_bias:

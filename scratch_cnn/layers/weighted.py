@@ -109,9 +109,8 @@ class WeightedLayer(Layer):
 
     def add_regularization_gradients(self) -> None:
         if self.kernel_regularizer is not None:
-            self.grads["kernel"] = self.grads["kernel"] + self.kernel_regularizer.gradient(
-                self.params["kernel"]
-            )
+            # In place: the gradient is this step's own array.
+            self.grads["kernel"] += self.kernel_regularizer.gradient(self.params["kernel"])
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
