@@ -161,6 +161,7 @@ class UnitRunner(MatrixRunner):
     def __init__(self, options: RunOptions) -> None:
         empty = Matrix(path="", name="dask-unit", description="", cells=[])
         super().__init__(empty, replace(options, quiet=True, only=(), resume=False))
+        _drop_dask_worker_environment()
         self.report: Callable[[dict[str, Any]], None] = lambda event: None
         self.engine_start_seconds = 0.0
         self.runs_seconds = 0.0
@@ -195,6 +196,26 @@ class UnitRunner(MatrixRunner):
         )
         if _task_cancelled():
             raise UnitCancelled(f"{task.cell_name} seed {task.seed}: cancelled by the driver")
+
+
+def _drop_dask_worker_environment() -> None:
+    """Undo what Dask's nanny put in this process's environment for its own sake.
+
+    A nanny starts its worker process with one BLAS/OpenMP thread and a low malloc trim
+    threshold (``distributed.nanny.pre-spawn-environ``); the engine worker processes
+    started here would inherit them. ``cnnbench worker`` and ``--local-cluster`` turn that
+    off; a plain ``dask worker`` (what dask-jobqueue starts) does not, so the values Dask
+    set are dropped here and the engines start with the environment the local executor
+    gives them (each engine then sets its own thread counts, ``suite.timing``).
+    """
+    if _current_dask_worker() is None:  # not in a Dask worker: nothing of Dask's to undo
+        return
+    import dask
+
+    values = dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {}
+    for name, value in values.items():
+        if os.environ.get(name) == str(value):
+            del os.environ[name]
 
 
 _RUNNERS: dict[tuple[Any, ...], UnitRunner] = {}
@@ -321,10 +342,10 @@ def run_unit_job(job: UnitJob) -> dict[str, Any]:
     worker = _current_dask_worker()
     address = worker.address if worker is not None else "in-process"
     name = str(worker.name) if worker is not None else "in-process"
-    host = record_host()
     unit = job.unit
-    runner = unit_runner(job.options)
+    runner = unit_runner(job.options)  # first, so the host block sees its environment
     runner.engine_start_seconds = runner.runs_seconds = 0.0
+    host = record_host()
 
     def report(event: dict[str, Any]) -> None:
         if worker is None:
@@ -653,10 +674,16 @@ class ClusterRunner(MatrixRunner):
             self._progress = {"done": 0, "total": len(futures)}
             self._refresh(overall)
             completed = as_completed(futures)
+            # wakes the loop as soon as a unit ends; between ends, the bar is refreshed
+            # once a second (a blocking wait would hide the workers' activity)
+            ended = threading.Event()
+            for future in futures:
+                future.add_done_callback(lambda _: ended.set())
             try:
                 while not completed.is_empty():
                     if not completed.has_ready():
-                        time.sleep(0.25)
+                        ended.wait(timeout=1.0)
+                        ended.clear()
                         self._refresh(overall)
                         continue
                     future = next(completed)
@@ -838,7 +865,11 @@ def _mark_concurrency(record: dict[str, Any]) -> None:
 
 
 def overhead_summary(timings: Sequence[UnitTiming]) -> str:
-    """One line of medians: dispatch, data check, preparation, engine start, return.
+    """One line of medians: dispatch, data check, preparation, return; and cold starts.
+
+    The first unit on each Dask worker also loads the data set and starts the engine
+    workers (kept alive after); the medians are over the other ("warm") units, when there
+    are any, and the cold costs are given apart.
 
     Parameters
     ----------
@@ -855,17 +886,22 @@ def overhead_summary(timings: Sequence[UnitTiming]) -> str:
     def median(values: list[float]) -> float:
         return statistics.median(values) if values else 0.0
 
-    dispatch = median([t.dispatch_seconds or 0.0 for t in timings])
-    data = median([t.data_seconds for t in timings])
-    preparation = median([t.preparation_seconds for t in timings])
-    returned = median([t.return_seconds for t in timings])
-    start = [t.engine_start_seconds for t in timings if t.engine_start_seconds > 0]
+    first: dict[str, UnitTiming] = {}
+    for timing in sorted(timings, key=lambda t: t.started):
+        first.setdefault(timing.worker, timing)
+    cold = list(first.values())
+    warm = [t for t in timings if all(t is not c for c in cold)] or list(timings)
+    dispatch = median([t.dispatch_seconds or 0.0 for t in warm])
+    data = median([t.data_seconds for t in warm])
+    preparation = median([t.preparation_seconds for t in warm])
+    returned = median([t.return_seconds for t in warm])
+    total = dispatch + data + preparation + returned
     return (
-        f"per-unit overhead over {len(timings)} units (medians): dispatch {dispatch:.3f} s, "
-        f"data load and split check {data:.3f} s, preparation {preparation:.3f} s, result "
-        f"return {returned:.3f} s; total {dispatch + data + preparation + returned:.3f} s; "
-        f"engine worker start-up {median(start):.2f} s, {len(start)} times "
-        "(once per Dask worker and engine)"
+        f"per-unit overhead, medians over {len(warm)} units: dispatch {dispatch:.3f} s, "
+        f"data split check {data:.3f} s, preparation {preparation:.3f} s, result return "
+        f"{returned:.3f} s; total {total:.3f} s. First unit on each of {len(cold)} Dask "
+        f"workers: data load {median([t.data_seconds for t in cold]):.2f} s, engine worker "
+        f"start-up {median([t.engine_start_seconds for t in cold]):.2f} s (all its engines)"
     )
 
 

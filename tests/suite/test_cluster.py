@@ -278,6 +278,11 @@ def test_overhead_summary_reads_the_unit_timings():
     assert timing.overhead_seconds == pytest.approx(1.0 + 0.5 + 0.5 + 0.5)
     text = overhead_summary([timing])
     assert "dispatch 1.000 s" in text and "result return 0.500 s" in text
+    warm = UnitTiming("v", "w", "h", 11.0, 11.2, 21.2, 21.3, 10.0, 0.01, 0.0, 9.9, None)
+    warm.dispatch_seconds = 0.2
+    text = overhead_summary([warm, timing])
+    assert "medians over 1 units: dispatch 0.200 s" in text
+    assert "data load 0.50 s, engine worker start-up 2.00 s" in text
     assert overhead_summary([]) == ""
 
 
