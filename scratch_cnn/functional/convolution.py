@@ -115,6 +115,8 @@ class ConvCache:
     geometry: WindowGeometry
     strides: tuple[int, int]
     rows: RowCache | None = None  # row form
+    #: ``patches`` ends in a column of ones (the bias is the kernel's last row).
+    bias_column: bool = False
 
 
 #: The forward pass and kernel gradient in the row form when the layer has at least this
@@ -187,11 +189,27 @@ def conv2d_forward(
     padded = pad_spatial(
         x, g.pad_top, g.pad_bottom, g.pad_left, g.pad_right, workspace=workspace, name="input"
     )
-    patches = extract_patches(
-        padded, kernel_h, kernel_w, *strides, g.out_h, g.out_w, workspace=workspace
-    )
-    patches = xp.reshape(patches, (n * g.out_h * g.out_w, kernel_h * kernel_w * c))
-    y = tall_matmul(patches, xp.reshape(kernel, (kernel_h * kernel_w * c, filters)))
+    rows, columns = n * g.out_h * g.out_w, kernel_h * kernel_w * c
+    window = (kernel_h, kernel_w, *strides, g.out_h, g.out_w)
+    weights = xp.reshape(kernel, (columns, filters))
+    if bias is not None and xp is np:
+        # NumPy: the bias as one more row of the kernel against a column of ones, so the
+        # product adds it (a separate pass over the output cost as much as a 3-channel
+        # layer's whole product) and the kernel-gradient product sums its gradient.
+        shape = (rows, columns + 1)
+        if workspace is not None:
+            patches = workspace.empty("patches_with_ones", shape, padded)
+        else:
+            patches = np.empty(shape, dtype=padded.dtype)
+        view = patches[:, :columns].reshape(n, g.out_h, g.out_w, kernel_h, kernel_w, c)
+        extract_patches(padded, *window, out=view)
+        patches[:, columns] = 1.0
+        y = tall_matmul(patches, np.concatenate([weights, bias.reshape(1, filters)]))
+        y = xp.reshape(y, (n, g.out_h, g.out_w, filters))
+        return y, ConvCache(patches, tuple(x.shape), g, tuple(strides), bias_column=True)
+    patches = extract_patches(padded, *window, workspace=workspace)
+    patches = xp.reshape(patches, (rows, columns))
+    y = tall_matmul(patches, weights)
     if bias is not None:
         y += bias
     y = xp.reshape(y, (n, g.out_h, g.out_w, filters))
@@ -257,6 +275,9 @@ def conv2d_weight_gradients(
     xp = get_array_module(grad_output)
     filters = kernel_shape[-1]
     grad_2d = xp.reshape(grad_output, (-1, filters))
+    if cache.bias_column:
+        both = tall_matmul_transposed(cache.patches, grad_2d)
+        return xp.reshape(both[:-1], kernel_shape), both[-1]
     if cache.rows is not None:
         grad_kernel = row_conv2d_kernel_gradient(grad_output, cache.rows, kernel_shape, workspace)
     else:

@@ -101,6 +101,7 @@ def extract_patches(
     out_w: int,
     workspace: Workspace | None = None,
     name: str = "patches",
+    out: Array | None = None,
 ) -> Array:
     """im2col: gather every output pixel's input window.
 
@@ -114,6 +115,8 @@ def extract_patches(
         Write into a reused buffer from here instead of a new array.
     name : str
         The buffer's name in the workspace.
+    out : array (N, OH, OW, KH, KW, C), optional
+        Write here instead (e.g. a view of a larger buffer).
 
     Returns
     -------
@@ -123,7 +126,9 @@ def extract_patches(
     xp = get_array_module(padded)
     n, _, _, c = padded.shape
     shape = (n, out_h, out_w, kernel_h, kernel_w, c)
-    if workspace is not None:
+    if out is not None:
+        patches = out
+    elif workspace is not None:
         patches = workspace.empty(name, shape, padded)
     else:
         patches = xp.empty(shape, dtype=padded.dtype, device=padded.device)

@@ -135,8 +135,13 @@ def _sum_row_bands(bands: Array, in_h: int, out_h: int, pad_top: int, bias: Arra
     if full:  # one band covers every output row: start from it instead of from zeros
         first = full[0]
         i = first[0]
-        y = xp.empty(shape, dtype=bands.dtype, device=bands.device)
-        y[...] = bands[:, i - pad_top : i - pad_top + out_h, :, i, :]
+        band = bands[:, i - pad_top : i - pad_top + out_h, :, i, :]
+        if bias is not None:
+            y = band + bias  # the bias rides along with the first band's copy
+            bias = None
+        else:
+            y = xp.empty(shape, dtype=bands.dtype, device=bands.device)
+            y[...] = band
         ranges = [entry for entry in ranges if entry is not first]
     else:
         y = xp.zeros(shape, dtype=bands.dtype, device=bands.device)

@@ -23,10 +23,14 @@ def summarize(path: str) -> str:
             else ("tensorflow" if "tensorflow" in bench["name"] else "numpy")
         )
         groups[bench["group"]][engine if engine != "numpy" else bench["name"]] = bench
+    gemm_rate = max(
+        (b["extra_info"]["gflops_per_s"] for b in groups.get("numpy float32 GEMM", {}).values()),
+        default=None,
+    )
     lines = [
         "| op (batch 128, float32, fwd+bwd) | scratch ms | TF ms | scratch GFLOP/s | "
-        "TF GFLOP/s | scratch / TF |",
-        "|---|---:|---:|---:|---:|---:|",
+        "TF GFLOP/s | scratch / TF | scratch / NumPy GEMM rate |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for group in sorted(groups):
         entries = groups[group]
@@ -37,14 +41,15 @@ def summarize(path: str) -> str:
         g_ours = ours["extra_info"].get("gflops_per_s")
         g_theirs = theirs["extra_info"].get("gflops_per_s")
         fmt = lambda g: f"{g:.1f}" if g else "-"  # noqa: E731
+        share = f"{100 * g_ours / gemm_rate:.0f}%" if g_ours and gemm_rate else ""
         lines.append(
             f"| {group} | {t_ours:.2f} | {t_theirs:.2f} | {fmt(g_ours)} | "
-            f"{fmt(g_theirs)} | {t_ours / t_theirs:.2f} |"
+            f"{fmt(g_theirs)} | {t_ours / t_theirs:.2f} | {share} |"
         )
     for name, bench in sorted(groups.get("numpy float32 GEMM", {}).items()):
         lines.append(
             f"| {name} (reference) | {bench['stats']['median'] * 1e3:.2f} | | "
-            f"{bench['extra_info']['gflops_per_s']:.1f} | | |"
+            f"{bench['extra_info']['gflops_per_s']:.1f} | | | |"
         )
     machine = data.get("machine_info", {})
     lines.append("")

@@ -22,6 +22,7 @@ import pytest
 from scratch_cnn.functional.activations import relu_backward, relu_forward
 from scratch_cnn.functional.convolution import conv2d_backward, conv2d_forward
 from scratch_cnn.functional.pooling import max_pool2d_backward, max_pool2d_forward
+from scratch_cnn.functional.workspace import Workspace
 from scratch_cnn.host_memory import retain_freed_memory
 
 # The allocator policy that scratch_cnn's fit/predict switch on (process-wide, so the
@@ -42,6 +43,9 @@ CONV_LAYERS = {
     "vgg12_32_conv4": ((4, 4, 64), 3, 64),
     "vgg12_32_conv5": ((2, 2, 64), 3, 128),
     "vgg12_32_conv6": ((1, 1, 128), 3, 128),
+    # vgg_b's two conv layers (issue 13: each must reach 60% of NumPy's GEMM rate)
+    "vgg_b_conv1": ((32, 32, 3), 5, 96),
+    "vgg_b_conv2": ((16, 16, 96), 5, 192),
 }
 DENSE_LAYERS = {
     "dense_784x128": (784, 128),
@@ -86,12 +90,15 @@ def test_conv_scratch(benchmark, layer):
     w = rng.standard_normal((kernel, kernel, shape[2], filters), dtype=np.float32) * 0.1
     b = np.zeros(filters, np.float32)
     dy = rng.standard_normal((BATCH, shape[0], shape[1], filters), dtype=np.float32)
+    workspace = Workspace()  # a Conv2D layer keeps one
 
     def step():
-        z, cache = conv2d_forward(x, w, b, (1, 1), "same")
+        z, cache = conv2d_forward(x, w, b, (1, 1), "same", workspace)
         y = relu_forward(z)
         dz = relu_backward(dy, z, y)
-        return conv2d_backward(dz, cache, w, need_input_grad=not is_first_layer(layer))
+        return conv2d_backward(
+            dz, cache, w, need_input_grad=not is_first_layer(layer), workspace=workspace
+        )
 
     benchmark.pedantic(step, rounds=ROUNDS, warmup_rounds=2)
     record(benchmark, conv_flops(layer))
