@@ -562,6 +562,7 @@ class ClusterRunner(MatrixRunner):
         self.activity = _Activity()
         self.unit_timings: list[UnitTiming] = []
         self.client: Any = None
+        self._bar_lock = threading.Lock()
 
     @property
     def executor(self) -> str:
@@ -674,19 +675,15 @@ class ClusterRunner(MatrixRunner):
             self._progress = {"done": 0, "total": len(futures)}
             self._refresh(overall)
             completed = as_completed(futures)
-            # wakes the loop as soon as a unit ends; between ends, the bar is refreshed
-            # once a second (a blocking wait would hide the workers' activity)
-            ended = threading.Event()
-            for future in futures:
-                future.add_done_callback(lambda _: ended.set())
+            # the loop blocks until the next unit ends; meanwhile a ticker thread shows on
+            # the bar what each worker does, once a second
+            ticking = threading.Event()
+            ticker = threading.Thread(
+                target=self._tick, args=(overall, ticking), name="cnnbench-bar", daemon=True
+            )
+            ticker.start()
             try:
-                while not completed.is_empty():
-                    if not completed.has_ready():
-                        ended.wait(timeout=1.0)
-                        ended.clear()
-                        self._refresh(overall)
-                        continue
-                    future = next(completed)
+                for future in completed:
                     unit, pending, submitted = by_key[future.key]
                     self._collect(client, future, unit, pending, submitted, summary, overall)
                     self._progress["done"] += 1
@@ -697,10 +694,16 @@ class ClusterRunner(MatrixRunner):
                     client.cancel(outstanding, force=True)
                 raise
             finally:
+                ticking.set()
+                ticker.join(timeout=5)
                 with contextlib.suppress(Exception):
                     client.unsubscribe_topic(PROGRESS_TOPIC)
                 self.client = None
         self._say_overhead()
+
+    def _tick(self, overall: Any, stop: threading.Event) -> None:
+        while not stop.wait(1.0):
+            self._refresh(overall)
 
     def _note_workers(self, client: Any) -> None:
         counts = unit_workers_per_host(client)
@@ -732,20 +735,24 @@ class ClusterRunner(MatrixRunner):
         """Called (in the client's thread) for every progress event of this session."""
 
     def _refresh(self, overall: Any, force: bool = False) -> None:
-        """Units done, what each worker does, and the ETA, on the bar (at most 1/s)."""
+        """Units done, what each worker does, and the ETA, on the bar (at most 2/s)."""
         progress = getattr(self, "_progress", None)
         if progress is None or self.options.quiet:
             return
+        with self._bar_lock:  # the loop and the ticker thread both refresh
+            self._refresh_locked(overall, progress, force)
+
+    def _refresh_locked(self, overall: Any, progress: dict[str, Any], force: bool) -> None:
         now = time.monotonic()
-        if not force and now - progress.get("shown", 0.0) < 1.0:
+        if not force and now - progress.get("shown", 0.0) < 0.5:
             return
         progress["shown"] = now
         done, total = progress["done"], progress["total"]
         overall.set_description(f"matrix {self.matrix.name}: units {done}/{total}", refresh=False)
         postfix = self.activity.describe()
         seconds = [timing.unit_seconds for timing in self.unit_timings]
-        busy = max(1, sum(1 for state in self.activity.workers.values() if not state.get("idle")))
-        workers = max(busy, len(self.activity.workers))
+        with self.activity.lock:  # the client's thread adds workers as they report
+            workers = max(1, len(self.activity.workers))
         if seconds and total > done:
             eta = statistics.mean(seconds) * (total - done) / workers
             postfix += (
