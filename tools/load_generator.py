@@ -89,6 +89,12 @@ class CompetingLoad:
     settle_seconds : float, default 0.3
         Wait after starting, so the processes are running (and their imports done)
         before the caller measures anything.
+    new_session : bool, default False
+        Start the processes in a session of their own, as another terminal's or user's
+        work would be. Where the kernel groups tasks by session for scheduling (Linux
+        ``sched_autogroup_enabled``, on by default on desktops), another session's
+        processes share the CPU with the caller's session as a group, not thread by
+        thread, so a multi-threaded caller fares differently (see docs/performance.md).
 
     Examples
     --------
@@ -103,6 +109,7 @@ class CompetingLoad:
         seconds: float | None = None,
         kind: str = "python",
         settle_seconds: float = 0.3,
+        new_session: bool = False,
     ) -> None:
         if processes < 0:
             raise ValueError(f"processes is {processes}; expected 0 or more")
@@ -112,6 +119,7 @@ class CompetingLoad:
         self.seconds = seconds
         self.kind = kind
         self.settle_seconds = settle_seconds
+        self.new_session = new_session
         self._children: list[subprocess.Popen] = []
 
     @property
@@ -133,7 +141,12 @@ class CompetingLoad:
             command += ["--seconds", str(self.seconds)]
         for _ in range(self.processes):
             self._children.append(
-                subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+                subprocess.Popen(
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    start_new_session=self.new_session,
+                )
             )
         if self.processes and self.settle_seconds > 0:
             time.sleep(self.settle_seconds)
@@ -173,6 +186,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "-t", "--seconds", type=float, default=None, help="stop after this long (default: never)"
     )
     parser.add_argument("--kind", choices=KINDS, default="python", help="loop to run (python)")
+    parser.add_argument(
+        "--new-session", action="store_true", help="run the processes in a session of their own"
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -188,7 +204,9 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             pass
         return 0
-    load = CompetingLoad(args.processes, args.seconds, args.kind, settle_seconds=0)
+    load = CompetingLoad(
+        args.processes, args.seconds, args.kind, settle_seconds=0, new_session=args.new_session
+    )
     load.start()
     print(f"{load.describe()} running: pids {load.pids}", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

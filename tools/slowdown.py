@@ -125,7 +125,13 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         epoch()
     phases = []
     for processes in [0, *args.loads, 0]:
-        with CompetingLoad(processes, seconds=600, kind=args.load_kind, settle_seconds=0.5):
+        with CompetingLoad(
+            processes,
+            seconds=600,
+            kind=args.load_kind,
+            settle_seconds=0.5,
+            new_session=args.load_session == "new",
+        ):
             before = loadavg()
             cpu0 = time.process_time()
             seconds = [epoch() for _ in range(args.epochs)]
@@ -193,6 +199,8 @@ def _worker_command(args: argparse.Namespace, engine: str, net: str) -> list[str
         args.policy,
         "--load-kind",
         args.load_kind,
+        "--load-session",
+        args.load_session,
         "--loads",
         *[str(n) for n in args.loads],
     ]
@@ -239,6 +247,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--policy", default="auto", help="scratch BLAS thread policy: auto, size, load, off"
     )
     parser.add_argument("--load-kind", default="python", choices=("python", "numpy"))
+    parser.add_argument(
+        "--load-session",
+        default="same",
+        choices=("same", "new"),
+        help="busy processes in this session (compete thread by thread) or a new one",
+    )
     parser.add_argument(
         "--wait-quiet",
         type=float,

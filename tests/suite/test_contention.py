@@ -216,6 +216,15 @@ def test_competing_load_starts_and_stops_processes():
     assert load.describe() == "2 busy python processes"
 
 
+def test_competing_load_in_a_session_of_its_own():
+    import os
+
+    with load_generator.CompetingLoad(processes=1, seconds=30, new_session=True) as load:
+        assert os.getsid(load.pids[0]) != os.getsid(0)
+    with load_generator.CompetingLoad(processes=1, seconds=30) as load:
+        assert os.getsid(load.pids[0]) == os.getsid(0)
+
+
 def test_load_generator_command_line_stops_by_itself():
     import subprocess
 
