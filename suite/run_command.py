@@ -92,7 +92,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="run every engine in this process instead of one worker process per engine "
         "(debugging only: no isolation, per-process peak memory, one Keras backend)",
     )
-    # --- issue 11: --scheduler ADDRESS / --local-cluster N (suite/run/cluster.py) ---
+    # --scheduler ADDRESS / --local-cluster N (suite/run/cluster.py)
     from suite.run.cluster import add_cluster_arguments
 
     add_cluster_arguments(parser)
@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
         download=args.download,
         inline=args.inline,
     )
-    try:  # issue 11: the local executor, or the Dask one for --scheduler / --local-cluster
+    try:  # the local executor, or the Dask one for --scheduler / --local-cluster
         runner = runner_for_arguments(matrix, options, args)
     except ClusterError as error:
         print(f"cnnbench run: {error}", file=sys.stderr)
@@ -170,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         summary = runner.run()
-    except (DeviceUnavailableError, ClusterError) as error:  # issue 11: ClusterError
+    except (DeviceUnavailableError, ClusterError) as error:
         print(f"cnnbench run: {error}", file=sys.stderr)
         return 2
     finally:

@@ -297,7 +297,7 @@ class MatrixRunner:
             summary.seconds = time.perf_counter() - started
         return summary
 
-    # --- issue 11: executors (suite/run/cluster.py overrides execute_units) -------------------
+    # -- executors (suite/run/cluster.py overrides execute_units) --------------------------
     def execute_units(
         self, units: list[Unit], done_keys: set[str], summary: RunSummary, overall: Any
     ) -> None:
@@ -333,7 +333,6 @@ class MatrixRunner:
         except Exception as error:
             yield from self._skip_or_fail_records(unit, list(pending), error, family)
             return
-        # --- end of issue 11's change to the top of the unit ------------------------------------
         dataset = self.data.load(cell.dataset)
         input_shape = tuple(int(size) for size in dataset.images.shape[1:])
         model_config, compile_config = self.configs(cell, input_shape, dataset.num_classes, seed)
@@ -370,7 +369,7 @@ class MatrixRunner:
             record["engine_order"] = list(unit.engines)
             record["split"] = split.to_record()
             record.update(self._run_task(task))
-            yield record  # issue 11: stored by the caller
+            yield record  # stored by the caller (here, or the Dask driver)
 
     def _run_task(self, task: RunTask) -> dict[str, Any]:
         """Send one task to its worker; a dead or unstartable worker becomes a failed run."""
@@ -391,7 +390,7 @@ class MatrixRunner:
             loss, accuracy = info.get("loss"), info.get("accuracy")
             bar.set_postfix(loss=f"{loss:.4f}", acc=f"{accuracy or 0:.3f}", refresh=False)
             bar.update(1)
-            self._on_epoch(task, info)  # issue 11: progress of a Dask task
+            self._on_epoch(task, info)  # progress of a Dask task
 
         try:
             if task.engine in self.startup_errors:
@@ -455,13 +454,12 @@ class MatrixRunner:
             record["environment"] = environment_block(
                 None, self.options.device, self.options.keras_backend
             )
-        # --- issue 11: every record names its host and how its unit was executed ---------------
+        # every record names its host and how its unit was executed
         if record.get("host") is None:
             from suite.host import record_host
 
             record["host"] = record_host()
         record.setdefault("execution", {"executor": "local", "concurrent_units": 1})
-        # --- end of issue 11 --------------------------------------------------------------------
         self.store.append(record)
         summary.count(record["status"])
 
