@@ -12,6 +12,10 @@ reported there). On top of it this module
   ``engine_order``, so a store written before specs existed (``"keras"`` with the backend
   in ``keras_backend``) reads the same as a new one, and runs of two Keras backends in one
   store stay two engines,
+- gives every record its *host class* (:func:`host_class_of`): the runner's
+  ``host.host_class`` digest, or for a record written before hosts were stored a stable
+  ``unrecorded (...)`` class derived from its environment block; reports pair and compare
+  times only within one host class,
 - flattens the scalar figures the tables use into a :class:`pandas.DataFrame`, one row
   per run, with NaN where a figure is absent or ``null``.
 
@@ -21,6 +25,8 @@ record still reports.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -31,6 +37,7 @@ from typing import Any
 import pandas as pd
 
 from suite.engines.spec import record_engine_spec
+from suite.host import TIMING_LIBRARIES
 from suite.results import RESULTS_FILE_NAME, ResultsStore
 
 #: identity fields a record must carry to be placed in a table
@@ -75,6 +82,7 @@ IDENTITY_COLUMNS = (
     "epoch_seconds",
     "timing_quality",
     "stored_engine",
+    "host_class",
 )
 
 #: ``timing_quality`` of a run whose clocks the runner saw disturbed by other load
@@ -183,6 +191,50 @@ def timing_quality_of(record: Mapping[str, Any]) -> str:
     return quality if isinstance(quality, str) and quality else "unknown"
 
 
+#: start of the host class of a record that stored no host block (see :func:`host_class_of`)
+UNRECORDED_HOST = "unrecorded"
+
+
+def host_class_of(record: Mapping[str, Any]) -> str:
+    """The host class of a record: which runs' times may be compared with its times.
+
+    Parameters
+    ----------
+    record : mapping
+        A results record, with or without the ``host`` block (:mod:`suite.host`).
+
+    Returns
+    -------
+    str
+        ``record["host"]["host_class"]`` when stored (a 12-digit digest); else, for a
+        record written before host blocks, ``"unrecorded (CPU, N cores, DIGEST)"``: the
+        CPU model and cores of ``record["environment"]`` and 8 hex digits of sha256 over
+        them, the Python minor version and the versions of
+        :data:`suite.host.TIMING_LIBRARIES` stored there. The same old machine and
+        software always give the same class; a record with neither block gets
+        ``"unrecorded (unknown CPU, ? cores, DIGEST)"``.
+    """
+    host = record.get("host")
+    if isinstance(host, Mapping):
+        stored = host.get("host_class")
+        if isinstance(stored, str) and stored:
+            return stored
+    environment = record.get("environment")
+    environment = environment if isinstance(environment, Mapping) else {}
+    cpu, cores = environment.get("cpu") or "unknown CPU", environment.get("cores")
+    # the BLAS pools and thread settings stay out: which pools a process had loaded
+    # differs between engines on one machine, and one machine must stay one class
+    inputs = {
+        "cpu": cpu,
+        "cores": cores,
+        "python": ".".join(str(environment.get("python", "")).split(".")[:2]),
+        "libraries": {name: environment.get(name) for name in TIMING_LIBRARIES},
+    }
+    text = json.dumps(inputs, sort_keys=True, separators=(",", ":"), default=str)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
+    return f"{UNRECORDED_HOST} ({cpu}, {cores if cores is not None else '?'} cores, {digest})"
+
+
 def cell_name(record: Mapping[str, Any]) -> str:
     """The matrix cell a record belongs to: ``experiment/dataset/architecture``.
 
@@ -213,8 +265,9 @@ class LoadedResults:
     ----------
     records : list of dict
         The latest record per run key, in file order, each with ``_source`` (the file),
-        ``_cell`` (see :func:`cell_name`) and ``_stored_engine`` (the ``engine`` as
-        stored) added; ``engine`` and ``engine_order`` hold canonical engine specs.
+        ``_cell`` (see :func:`cell_name`), ``_host_class`` (see :func:`host_class_of`)
+        and ``_stored_engine`` (the ``engine`` as stored) added; ``engine`` and
+        ``engine_order`` hold canonical engine specs.
     runs : pandas.DataFrame
         One row per record: :data:`IDENTITY_COLUMNS` then :data:`SCALAR_FIELDS`.
     problems : list of str
@@ -305,6 +358,7 @@ def flatten_record(record: Mapping[str, Any]) -> dict[str, Any]:
         "epoch_seconds": _number_list(nested_get(record, ("timings", "epoch_seconds"))),
         "timing_quality": timing_quality_of(record),
         "stored_engine": str(record.get("_stored_engine", record["engine"])),
+        "host_class": record.get("_host_class") or host_class_of(record),
     }
     for column, path in SCALAR_FIELDS.items():
         row[column] = as_number(nested_get(record, path))
@@ -354,6 +408,7 @@ def load_results(paths: Iterable[str | os.PathLike[str]]) -> LoadedResults:
                     engine_spec_of(record, name) for name in order if isinstance(name, str)
                 ]
             record["_cell"] = cell_name(record)
+            record["_host_class"] = host_class_of(record)
             key = record.get("key")
             if isinstance(key, str) and key in latest_by_key:
                 kept[latest_by_key[key]] = None

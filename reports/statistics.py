@@ -9,7 +9,11 @@ engine x seed is a gap, with its reason. Runs the runner marked ``timing_quality
 time verdict, and counted.
 
 Engine comparison (per cell, the baseline engine against each other engine): runs of two
-engines with the same seed are paired (same split, same initial weights, same batches).
+engines with the same seed *and the same host class* are paired (same split, same initial
+weights, same batches, same kind of machine). A time is only comparable with times from
+the same host class (:func:`reports.loading.host_class_of`), so no ratio is ever formed
+across classes: a cell whose runs span several host classes gets one comparison, one speed
+row and one statistics row per class (the ``host_class`` column of every frame here).
 Time ratios are *engine time / baseline time* (above 1: the baseline is faster);
 accuracy differences are *engine - baseline*.
 
@@ -453,7 +457,8 @@ def accuracy_verdict(
 
 #: columns of :func:`engine_statistics`
 STATISTICS_COLUMNS = [
-    "cell", "dataset", "architecture", "model", "device", "engine", "seeds_expected",
+    "cell", "dataset", "architecture", "model", "device", "engine", "host_class",
+    "seeds_expected",
     "seeds_succeeded", "contended_runs", "accuracy_mean", "accuracy_std", "accuracy_min",
     "accuracy_max", "weighted_f1_mean", "weighted_f1_std", "weighted_area_ratio_mean",
     "weighted_area_ratio_std", "train_seconds_median", "seconds_per_epoch_median",
@@ -471,6 +476,33 @@ def successful_runs(loaded: LoadedResults) -> pd.DataFrame:
 def uncontended(runs: pd.DataFrame) -> pd.DataFrame:
     """The runs whose ``timing_quality`` is not ``contended`` (unknown counts as fine)."""
     return runs[runs["timing_quality"] != CONTENDED] if not runs.empty else runs
+
+
+def host_classes_of_runs(runs: pd.DataFrame) -> list[str]:
+    """The host classes of some rows of the runs table, sorted; ``[""]`` when there are none.
+
+    Parameters
+    ----------
+    runs : pandas.DataFrame
+        Rows of the runs table (typically one cell's successful runs).
+
+    Returns
+    -------
+    list of str
+        Every ``host_class`` present, sorted, so that a frame built per class lists the
+        classes in one order everywhere; a single empty string when no row is left (a
+        cell without a successful run still gets its one row of gaps).
+    """
+    if runs.empty or "host_class" not in runs.columns:
+        return [""]
+    return sorted(set(runs["host_class"].astype(str))) or [""]
+
+
+def _on_host(runs: pd.DataFrame, host_class: str) -> pd.DataFrame:
+    """The rows of one host class (all rows when the frame has no ``host_class``)."""
+    if runs.empty or "host_class" not in runs.columns:
+        return runs
+    return runs[runs["host_class"] == host_class]
 
 
 def contended_run_count(loaded: LoadedResults) -> int:
@@ -494,48 +526,60 @@ def engine_statistics(loaded: LoadedResults, cells: Sequence[CellInfo]) -> pd.Da
     -------
     pandas.DataFrame
         Columns :data:`STATISTICS_COLUMNS`. Times and throughputs leave out contended
-        runs (``contended_runs`` counts them); accuracy and memory do not.
+        runs (``contended_runs`` counts them); accuracy and memory do not. A cell whose
+        successful runs come from several host classes gets its rows once per class
+        (every engine of the cell on each, host class by host class), each over that
+        class's runs only: no median mixes two kinds of machine.
     """
     success = successful_runs(loaded)
     rows = []
     for info in cells:
-        for engine in info.engines:
-            runs = success[(success["cell"] == info.cell) & (success["engine"] == engine)]
-            timed = uncontended(runs)
-            rows.append(
-                {
-                    "cell": info.cell,
-                    "dataset": info.dataset,
-                    "architecture": info.architecture,
-                    "model": info.model,
-                    "device": info.device,
-                    "engine": engine,
-                    "seeds_expected": len(info.seeds),
-                    "seeds_succeeded": int(runs["seed"].nunique()),
-                    "contended_runs": len(runs) - len(timed),
-                    "accuracy_mean": _mean(runs["accuracy"]),
-                    "accuracy_std": _std(runs["accuracy"]),
-                    "accuracy_min": _min(runs["accuracy"]),
-                    "accuracy_max": _max(runs["accuracy"]),
-                    "weighted_f1_mean": _mean(runs["weighted_f1"]),
-                    "weighted_f1_std": _std(runs["weighted_f1"]),
-                    "weighted_area_ratio_mean": _mean(runs["weighted_area_ratio"]),
-                    "weighted_area_ratio_std": _std(runs["weighted_area_ratio"]),
-                    "train_seconds_median": _median(timed["train_seconds"]),
-                    "seconds_per_epoch_median": _median(timed["seconds_per_epoch"]),
-                    "first_epoch_seconds_median": _median(timed["first_epoch_seconds"]),
-                    "train_images_per_second_median": _median(timed["train_images_per_second"]),
-                    "inference_images_per_second_median": _median(
-                        timed["inference_images_per_second"]
-                    ),
-                    "peak_memory_mib_max": _max(runs["peak_rss_bytes"]) / MEBIBYTE,
-                }
-            )
+        cell_success = success[success["cell"] == info.cell]
+        for host in host_classes_of_runs(cell_success):
+            host_success = _on_host(cell_success, host)
+            for engine in info.engines:
+                rows.append(_statistics_row(info, engine, host, host_success))
     return pd.DataFrame(rows, columns=STATISTICS_COLUMNS)
 
 
-def pair_runs(runs: pd.DataFrame, cell: str, first: str, second: str) -> pd.DataFrame:
-    """The runs of two engines of one cell joined on the seed.
+def _statistics_row(
+    info: CellInfo, engine: str, host: str, success: pd.DataFrame
+) -> dict[str, Any]:
+    """One row of :func:`engine_statistics` from one cell's successful runs on one host."""
+    runs = success[success["engine"] == engine]
+    timed = uncontended(runs)
+    return {
+        "cell": info.cell,
+        "dataset": info.dataset,
+        "architecture": info.architecture,
+        "model": info.model,
+        "device": info.device,
+        "engine": engine,
+        "host_class": host,
+        "seeds_expected": len(info.seeds),
+        "seeds_succeeded": int(runs["seed"].nunique()),
+        "contended_runs": len(runs) - len(timed),
+        "accuracy_mean": _mean(runs["accuracy"]),
+        "accuracy_std": _std(runs["accuracy"]),
+        "accuracy_min": _min(runs["accuracy"]),
+        "accuracy_max": _max(runs["accuracy"]),
+        "weighted_f1_mean": _mean(runs["weighted_f1"]),
+        "weighted_f1_std": _std(runs["weighted_f1"]),
+        "weighted_area_ratio_mean": _mean(runs["weighted_area_ratio"]),
+        "weighted_area_ratio_std": _std(runs["weighted_area_ratio"]),
+        "train_seconds_median": _median(timed["train_seconds"]),
+        "seconds_per_epoch_median": _median(timed["seconds_per_epoch"]),
+        "first_epoch_seconds_median": _median(timed["first_epoch_seconds"]),
+        "train_images_per_second_median": _median(timed["train_images_per_second"]),
+        "inference_images_per_second_median": _median(timed["inference_images_per_second"]),
+        "peak_memory_mib_max": _max(runs["peak_rss_bytes"]) / MEBIBYTE,
+    }
+
+
+def pair_runs(
+    runs: pd.DataFrame, cell: str, first: str, second: str, host_class: str | None = None
+) -> pd.DataFrame:
+    """The runs of two engines of one cell joined on the host class and the seed.
 
     Parameters
     ----------
@@ -545,24 +589,29 @@ def pair_runs(runs: pd.DataFrame, cell: str, first: str, second: str) -> pd.Data
         The cell.
     first, second : str
         The engines; their columns get the suffixes ``_a`` and ``_b``.
+    host_class : str, optional
+        Only this host class's runs; every class when omitted (still paired within a
+        class: a run on one class never meets a run on another).
 
     Returns
     -------
     pandas.DataFrame
-        Indexed by seed, one row per seed both engines ran (the last run per seed and
-        engine, should files have been merged).
+        Indexed by seed, one row per host class and seed both engines ran on (the last
+        run per class, seed and engine, should files have been merged), with the shared
+        ``host_class`` column.
     """
     cell_runs = runs[runs["cell"] == cell]
+    if "host_class" not in cell_runs.columns:  # a hand-built frame: one (unnamed) class
+        cell_runs = cell_runs.assign(host_class="")
+    if host_class is not None:
+        cell_runs = cell_runs[cell_runs["host_class"] == host_class]
+    keys = ["host_class", "seed"]
     first_runs, second_runs = (
-        cell_runs[cell_runs["engine"] == engine]
-        .drop_duplicates("seed", keep="last")
-        .set_index("seed")
+        cell_runs[cell_runs["engine"] == engine].drop_duplicates(keys, keep="last")
         for engine in (first, second)
     )
-    return pd.merge(
-        first_runs, second_runs, how="inner", left_index=True, right_index=True,
-        suffixes=("_a", "_b"),
-    )  # fmt: skip
+    paired = pd.merge(first_runs, second_runs, how="inner", on=keys, suffixes=("_a", "_b"))
+    return paired.set_index("seed")
 
 
 def _common_epoch_time_ratio(paired: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -600,7 +649,7 @@ def _same_start(paired: pd.DataFrame) -> np.ndarray:
 
 #: columns of :func:`paired_seeds`
 PAIR_COLUMNS = [
-    "cell", "dataset", "model", "baseline", "engine", "seed", "train_time_ratio",
+    "cell", "dataset", "model", "baseline", "engine", "host_class", "seed", "train_time_ratio",
     "epoch_time_ratio", "first_epoch_ratio", "accuracy_difference", "same_start",
     "common_epochs", "equal_epochs", "contended", "baseline_seconds_per_epoch",
     "engine_seconds_per_epoch", "baseline_epoch_seconds", "engine_epoch_seconds",
@@ -609,7 +658,8 @@ PAIR_COLUMNS = [
 
 
 def paired_seeds(loaded: LoadedResults, cells: Sequence[CellInfo]) -> pd.DataFrame:
-    """One row per cell x other engine x seed where it and the baseline both succeeded.
+    """One row per cell x other engine x host class x seed where it and the baseline both
+    succeeded (on that host class: a pair never spans two classes).
 
     Parameters
     ----------
@@ -644,6 +694,7 @@ def paired_seeds(loaded: LoadedResults, cells: Sequence[CellInfo]) -> pd.DataFra
                         "model": info.model,
                         "baseline": info.baseline,
                         "engine": engine,
+                        "host_class": paired["host_class"].to_numpy(dtype=object),
                         "seed": paired.index.to_numpy(dtype=int),
                         "train_time_ratio": time_ratio,
                         "epoch_time_ratio": (
@@ -698,7 +749,7 @@ def pair_time_verdict(pairs: pd.DataFrame, first: str, second: str) -> PairedVer
 
 #: columns of :func:`engine_comparison`
 COMPARISON_COLUMNS = [
-    "cell", "dataset", "architecture", "model", "device", "baseline", "engine",
+    "cell", "dataset", "architecture", "model", "device", "baseline", "engine", "host_class",
     "paired_seeds", "timed_pairs", "contended_pairs", "train_time_ratio_median",
     "train_time_ratio_min", "train_time_ratio_max", "epoch_time_ratio",
     "epoch_time_ratio_low", "epoch_time_ratio_high", "time_pvalue", "time_method",
@@ -724,7 +775,8 @@ def _missing_note(
 def engine_comparison(
     statistics: pd.DataFrame, pairs: pd.DataFrame, cells: Sequence[CellInfo]
 ) -> pd.DataFrame:
-    """One row per cell x other engine: time ratios, accuracy difference and verdicts.
+    """One row per cell x other engine x host class: time ratios, accuracy difference and
+    verdicts, each from the pairs of one host class.
 
     Parameters
     ----------
@@ -733,7 +785,8 @@ def engine_comparison(
     pairs : pandas.DataFrame
         :func:`paired_seeds`.
     cells : sequence of CellInfo
-        The cells; each compares its baseline with each of its other engines.
+        The cells; each compares its baseline with each of its other engines, on each
+        host class its statistics have rows for (one in the usual case).
 
     Returns
     -------
@@ -748,9 +801,13 @@ def engine_comparison(
     """
     rows = []
     for info in cells:
-        cell_statistics = statistics[statistics["cell"] == info.cell].set_index("engine")
-        for engine in info.others:
-            cell_pairs = pairs[(pairs["cell"] == info.cell) & (pairs["engine"] == engine)]
+        all_statistics = statistics[statistics["cell"] == info.cell]
+        hosts = list(dict.fromkeys(all_statistics["host_class"])) or [""]
+        for engine, host in ((engine, host) for engine in info.others for host in hosts):
+            cell_statistics = _on_host(all_statistics, host).set_index("engine")
+            cell_pairs = _on_host(
+                pairs[(pairs["cell"] == info.cell) & (pairs["engine"] == engine)], host
+            )
             timed = cell_pairs[~cell_pairs["contended"].astype(bool)]
             speed = pair_time_verdict(cell_pairs, info.baseline, engine)
             accuracy = accuracy_verdict(
@@ -778,6 +835,7 @@ def engine_comparison(
                         (info.baseline, engine),
                         "no seed with successful runs of both engines",
                     )
+                    + (" on this host class" if len(hosts) > 1 else "")
                 ]
             ratio = timed["train_time_ratio"].astype(float)
             difference = cell_pairs["accuracy_difference"].astype(float)
@@ -790,6 +848,7 @@ def engine_comparison(
                     "device": info.device,
                     "baseline": info.baseline,
                     "engine": engine,
+                    "host_class": host,
                     "paired_seeds": len(cell_pairs),
                     "timed_pairs": len(timed),
                     "contended_pairs": len(cell_pairs) - len(timed),
@@ -821,7 +880,7 @@ def engine_comparison(
 
 #: columns of :func:`engine_speeds`
 SPEED_COLUMNS = [
-    "cell", "dataset", "architecture", "model", "device", "baseline", "engine",
+    "cell", "dataset", "architecture", "model", "device", "baseline", "engine", "host_class",
     "seconds_per_epoch_median", "timed_runs", "ratio_to_baseline", "ratio_low",
     "ratio_high", "time_verdict", "fastest", "fastest_clear", "fastest_note",
 ]  # fmt: skip
@@ -833,7 +892,8 @@ def engine_speeds(
     comparison: pd.DataFrame,
     cells: Sequence[CellInfo],
 ) -> pd.DataFrame:
-    """Every engine's steady-state speed per cell, against the baseline and the fastest.
+    """Every engine's steady-state speed per cell and host class, against the baseline and
+    the fastest engine of that class.
 
     Parameters
     ----------
@@ -849,77 +909,99 @@ def engine_speeds(
     Returns
     -------
     pandas.DataFrame
-        One row per cell x engine, columns :data:`SPEED_COLUMNS`: the median seconds per
-        steady-state epoch over uncontended runs; the paired ratio to the baseline (1 for
+        One row per cell x host class x engine (the classes of the statistics' rows),
+        columns :data:`SPEED_COLUMNS`: the median seconds per steady-state epoch over the
+        class's uncontended runs; the paired ratio to the baseline (1 for
         the baseline itself) with its interval and verdict; ``fastest`` marks the engine
-        with the lowest median, ``fastest_clear`` (on every row of the cell) whether the
+        with the lowest median on the class, ``fastest_clear`` (on every row of the cell
+        and class) whether the
         time verdict against every other timed engine names it, ``fastest_note`` the
         engines it is not clearly faster than.
     """
-    timed_success = uncontended(successful_runs(loaded))
+    all_timed = uncontended(successful_runs(loaded))
     rows = []
     for info in cells:
-        cell_statistics = statistics[statistics["cell"] == info.cell].set_index("engine")
-        cell_comparison = comparison[comparison["cell"] == info.cell].set_index("engine")
-        medians = {
-            engine: float(cell_statistics.loc[engine, "seconds_per_epoch_median"])
-            for engine in info.engines
-            if engine in cell_statistics.index
-        }
-        timed = {engine: value for engine, value in medians.items() if not math.isnan(value)}
-        fastest = min(timed, key=lambda engine: (timed[engine], engine)) if timed else ""
-        unclear = []
-        for other in timed:
-            if other == fastest:
-                continue
-            paired = pair_runs(timed_success, info.cell, fastest, other)
-            verdict = time_verdict(
-                paired["seconds_per_epoch_a"].to_numpy(dtype=float),
-                paired["seconds_per_epoch_b"].to_numpy(dtype=float),
-                fastest,
-                other,
-                first_epochs=list(paired["epoch_seconds_a"]),
-                second_epochs=list(paired["epoch_seconds_b"]),
+        all_statistics = statistics[statistics["cell"] == info.cell]
+        for host in list(dict.fromkeys(all_statistics["host_class"])) or [""]:
+            rows.extend(
+                _speed_rows(
+                    info,
+                    host,
+                    _on_host(all_statistics, host).set_index("engine"),
+                    _on_host(comparison[comparison["cell"] == info.cell], host).set_index("engine"),
+                    _on_host(all_timed, host),
+                )
             )
-            if verdict.winner != fastest:
-                unclear.append(other)
-        clear = len(timed) > 1 and not unclear
-        note = f"not clearly faster than {', '.join(unclear)}" if unclear else ""
-        for engine in info.engines:
-            row = {
-                "cell": info.cell,
-                "dataset": info.dataset,
-                "architecture": info.architecture,
-                "model": info.model,
-                "device": info.device,
-                "baseline": info.baseline,
-                "engine": engine,
-                "seconds_per_epoch_median": medians.get(engine, math.nan),
-                "timed_runs": int(
-                    (
-                        (timed_success["cell"] == info.cell) & (timed_success["engine"] == engine)
-                    ).sum()
-                ),
-                "ratio_to_baseline": math.nan,
-                "ratio_low": math.nan,
-                "ratio_high": math.nan,
-                "time_verdict": "",
-                "fastest": engine == fastest,
-                "fastest_clear": clear,
-                "fastest_note": note,
-            }
-            if engine == info.baseline and engine in timed:
-                row |= {"ratio_to_baseline": 1.0, "ratio_low": 1.0, "ratio_high": 1.0}
-            elif engine in cell_comparison.index:
-                compared = cell_comparison.loc[engine]
-                row |= {
-                    "ratio_to_baseline": compared["epoch_time_ratio"],
-                    "ratio_low": compared["epoch_time_ratio_low"],
-                    "ratio_high": compared["epoch_time_ratio_high"],
-                    "time_verdict": compared["time_verdict"],
-                }
-            rows.append(row)
     return pd.DataFrame(rows, columns=SPEED_COLUMNS)
+
+
+def _speed_rows(
+    info: CellInfo,
+    host: str,
+    cell_statistics: pd.DataFrame,
+    cell_comparison: pd.DataFrame,
+    timed_success: pd.DataFrame,
+) -> list[dict[str, Any]]:
+    """The rows of :func:`engine_speeds` for one cell on one host class."""
+    rows = []
+    medians = {
+        engine: float(cell_statistics.loc[engine, "seconds_per_epoch_median"])
+        for engine in info.engines
+        if engine in cell_statistics.index
+    }
+    timed = {engine: value for engine, value in medians.items() if not math.isnan(value)}
+    fastest = min(timed, key=lambda engine: (timed[engine], engine)) if timed else ""
+    unclear = []
+    for other in timed:
+        if other == fastest:
+            continue
+        paired = pair_runs(timed_success, info.cell, fastest, other)
+        verdict = time_verdict(
+            paired["seconds_per_epoch_a"].to_numpy(dtype=float),
+            paired["seconds_per_epoch_b"].to_numpy(dtype=float),
+            fastest,
+            other,
+            first_epochs=list(paired["epoch_seconds_a"]),
+            second_epochs=list(paired["epoch_seconds_b"]),
+        )
+        if verdict.winner != fastest:
+            unclear.append(other)
+    clear = len(timed) > 1 and not unclear
+    note = f"not clearly faster than {', '.join(unclear)}" if unclear else ""
+    for engine in info.engines:
+        row = {
+            "cell": info.cell,
+            "dataset": info.dataset,
+            "architecture": info.architecture,
+            "model": info.model,
+            "device": info.device,
+            "baseline": info.baseline,
+            "engine": engine,
+            "host_class": host,
+            "seconds_per_epoch_median": medians.get(engine, math.nan),
+            "timed_runs": int(
+                ((timed_success["cell"] == info.cell) & (timed_success["engine"] == engine)).sum()
+            ),
+            "ratio_to_baseline": math.nan,
+            "ratio_low": math.nan,
+            "ratio_high": math.nan,
+            "time_verdict": "",
+            "fastest": engine == fastest,
+            "fastest_clear": clear,
+            "fastest_note": note,
+        }
+        if engine == info.baseline and engine in timed:
+            row |= {"ratio_to_baseline": 1.0, "ratio_low": 1.0, "ratio_high": 1.0}
+        elif engine in cell_comparison.index:
+            compared = cell_comparison.loc[engine]
+            row |= {
+                "ratio_to_baseline": compared["epoch_time_ratio"],
+                "ratio_low": compared["epoch_time_ratio_low"],
+                "ratio_high": compared["epoch_time_ratio_high"],
+                "time_verdict": compared["time_verdict"],
+            }
+        rows.append(row)
+    return rows
 
 
 def find_gaps(loaded: LoadedResults, cells: Sequence[CellInfo]) -> pd.DataFrame:
