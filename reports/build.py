@@ -27,6 +27,7 @@ import pandas as pd
 
 from reports.cells import CellInfo, all_engines, describe_cells, resolve_baseline
 from reports.formatting import GAP, Table, to_markdown, write_table
+from reports.hosts import describe_host_classes, host_class_note, host_classes_table
 from reports.html_page import PageSection, PlotEntry, render_page
 from reports.loading import LoadedResults, load_results
 from reports.statistics import (
@@ -134,6 +135,7 @@ def _environment_table(loaded: LoadedResults) -> Table:
             continue
         row = {
             "File": record["_source"],
+            "Host class": str(record.get("_host_class") or GAP),
             "Engine": str(record["engine"]),
             "Device": str(environment.get("device") or record.get("device") or GAP),
             "CPU": str(environment.get("cpu") or GAP),
@@ -149,13 +151,13 @@ def _environment_table(loaded: LoadedResults) -> Table:
         if key not in seen:
             seen.add(key)
             rows.append(row)
-    columns = ["File", "Engine", "Device", "CPU", "Threads", "NumPy", "TensorFlow", "JAX",
-               "PyTorch", "Keras", "GPU"]  # fmt: skip
+    columns = ["File", "Host class", "Engine", "Device", "CPU", "Threads", "NumPy",
+               "TensorFlow", "JAX", "PyTorch", "Keras", "GPU"]  # fmt: skip
     frame = pd.DataFrame(rows, columns=columns)
     return Table(
         name="environment",
         title="Where the runs ran",
-        caption="Each distinct environment block stored with the runs, per engine.",
+        caption="Each distinct environment block stored with the runs, per host class and engine.",
         data=frame,
         display=frame,
     )
@@ -207,7 +209,7 @@ def _cell_plots(loaded: LoadedResults, info: CellInfo, settings: PlotSettings) -
     ]
 
 
-def _comparison_intro(cells: Sequence[CellInfo], contended: int) -> str:
+def _comparison_intro(cells: Sequence[CellInfo], contended: int, host_note: str = "") -> str:
     baselines = list(dict.fromkeys(info.baseline for info in cells if info.baseline))
     engines = all_engines(cells)
     text = (
@@ -220,6 +222,8 @@ def _comparison_intro(cells: Sequence[CellInfo], contended: int) -> str:
             f" {contended} contended {'run' if contended == 1 else 'runs'} left out of "
             "every time figure and verdict."
         )
+    if host_note:
+        text += f" {host_note}"
     return text
 
 
@@ -288,8 +292,10 @@ def build_report(
     speeds = engine_speeds(loaded, statistics, comparison, cells)
     gaps = find_gaps(loaded, cells)
     contended = contended_run_count(loaded)
+    host_classes = describe_host_classes(loaded.records)
+    host_note = host_class_note(host_classes)
     summary = build_summary(
-        comparison, gaps, loaded.problems, len(loaded.records), speeds, contended
+        comparison, gaps, loaded.problems, len(loaded.records), speeds, contended, host_note
     )
 
     comparison_tab = comparison_table(comparison)
@@ -300,6 +306,7 @@ def build_report(
     per_class = [table for info in cells if (table := seed_table_per_class(loaded, info))]
     problems_tab = _problems_table(loaded)
     environment_tab = _environment_table(loaded)
+    hosts_tab = host_classes_table(host_classes)
 
     overview_plots = [
         _draw(
@@ -308,7 +315,13 @@ def build_report(
             "Per cell and engine: the geometric mean over seeds of the paired seconds-per-"
             "epoch ratio engine/baseline (big marker) with its 95% interval (bar; none under "
             "3 seeds), and each seed's ratio (small dots); contended runs left out; dashed "
-            "line: equal speed.",
+            "line: equal speed."
+            + (
+                " A cell measured on several host classes has one marker per class (label "
+                "'cell @ host class'): runs are paired within a class only."
+                if host_note
+                else ""
+            ),
             lambda: plots.plot_speed_ratios(comparison, pairs, settings),
             "no seed has uncontended successful runs of the baseline and another engine",
             settings,
@@ -317,7 +330,13 @@ def build_report(
             "epoch-times",
             "Steady-state epoch time of every engine",
             "Seconds per steady-state epoch (median of the epochs after the first) of each "
-            "uncontended successful run; colour: engine.",
+            "uncontended successful run; colour: engine."
+            + (
+                " Grouped by host class (label 'cell @ host class'): compare times within "
+                "a class only."
+                if host_note
+                else ""
+            ),
             lambda: plots.plot_epoch_times(loaded, cells, settings),
             "no uncontended successful run stored its seconds per epoch",
             settings,
@@ -325,7 +344,8 @@ def build_report(
         _draw(
             "accuracy-vs-time",
             "Test accuracy vs training time",
-            "One point per successful run; colour: engine, marker: architecture.",
+            "One point per successful run; colour: engine, marker: architecture."
+            + (" One panel per data set and host class." if host_note else ""),
             lambda: plots.plot_accuracy_vs_time(loaded, cells, settings),
             "no successful run",
             settings,
@@ -346,7 +366,7 @@ def build_report(
         PageSection(
             "comparison",
             "Engines compared",
-            intro=_comparison_intro(cells, contended),
+            intro=_comparison_intro(cells, contended, host_note),
             tables=[comparison_tab, speeds_tab],
             plots=overview_plots,
         ),
@@ -375,7 +395,7 @@ def build_report(
                 plots=_cell_plots(loaded, info, settings),
             )
         )
-    sections.append(PageSection("environment", "Environment", tables=[environment_tab]))
+    sections.append(PageSection("environment", "Environment", tables=[hosts_tab, environment_tab]))
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -384,7 +404,7 @@ def build_report(
     )
     files.loaded = loaded
     all_tables = [comparison_tab, speeds_tab, gaps_tab, engines_tab, table_one, *per_class,
-                  problems_tab, environment_tab]  # fmt: skip
+                  problems_tab, hosts_tab, environment_tab]  # fmt: skip
     all_tables[1:1] = time_tables  # time to accuracy, performance profile (as on the page)
     for table in all_tables:
         files.tables.extend(write_table(table, out / "tables"))

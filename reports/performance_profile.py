@@ -17,6 +17,12 @@ The report's times are steady-state seconds per epoch (``timings.seconds_per_epo
 median of each run's later epochs), the median over seeds of the successful runs not
 flagged as contended; engines are keyed on the canonical engine spec
 (:func:`reports.time_to_accuracy.engine_spec`).
+
+A ratio is only formed between times of one host class
+(:func:`reports.loading.host_class_of`): when the records come from several classes, each
+row of the profile is a cell *on one host class* (``"cell @ class"``), so a cell measured
+on two kinds of machine counts once per class, and an engine not timed on a class has no
+time in that row.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from reports.formatting import GAP, Table
-from reports.loading import as_number, cell_name, nested_get
+from reports.loading import as_number, cell_name, host_class_of, nested_get
 from reports.time_to_accuracy import engine_sort_key, engine_spec, is_contended
 
 if TYPE_CHECKING:  # plotting libraries load only when a figure is drawn
@@ -59,10 +65,11 @@ def steady_epoch_times(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Index: cell names; columns: engine specs (default baseline first); NaN where an
-        engine has no usable run in a cell.
+        Index: cell names, or ``"cell @ host class"`` when the runs come from several host
+        classes (sorted by class: no row holds times of two classes); columns: engine
+        specs (default baseline first); NaN where an engine has no usable run in a row.
     """
-    values: dict[tuple[str, str], list[float]] = {}
+    values: dict[tuple[str, str, str], list[float]] = {}
     for record in records:
         if record.get("status") != "success" or is_contended(record):
             continue
@@ -70,12 +77,18 @@ def steady_epoch_times(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
         if not math.isfinite(seconds) or seconds <= 0:
             continue
         cell = record.get("_cell") or cell_name(record)
-        values.setdefault((cell, engine_spec(record)), []).append(seconds)
+        host = record.get("_host_class") or host_class_of(record)
+        values.setdefault((host, cell, engine_spec(record)), []).append(seconds)
     if not values:
         return pd.DataFrame()
-    series = pd.Series({key: float(np.median(times)) for key, times in values.items()})
-    table = series.unstack()
-    return table[sorted(table.columns, key=engine_sort_key)]
+    several = len({host for host, _, _ in values}) > 1
+    medians = {
+        (f"{cell} @ {host}" if several else cell, engine): float(np.median(times))
+        for (host, cell, engine), times in sorted(values.items(), key=lambda item: item[0])
+    }
+    table = pd.Series(medians).unstack()
+    rows = list(dict.fromkeys(row for row, _ in medians))  # by host class, then cell
+    return table.loc[rows, sorted(table.columns, key=engine_sort_key)]
 
 
 def performance_ratios(times: pd.DataFrame) -> pd.DataFrame:
@@ -136,7 +149,17 @@ def performance_profile(times: pd.DataFrame, taus: Sequence[float] | None = None
     return pd.DataFrame(profile, index=pd.Index(grid, name="tau"))
 
 
-def performance_profile_table(times: pd.DataFrame, measure: str = STEADY_EPOCH_LABEL) -> Table:
+#: caption sentence when the profile's rows are cells on several host classes
+PER_HOST_CLASS_CAPTION = (
+    " The times come from several host classes: each row of the profile is a cell on one "
+    "host class (a cell measured on two classes counts twice), and every ratio is formed "
+    "within a host class only."
+)
+
+
+def performance_profile_table(
+    times: pd.DataFrame, measure: str = STEADY_EPOCH_LABEL, per_host_class: bool = False
+) -> Table:
     """The profile at a few factors, one row per engine.
 
     Parameters
@@ -145,6 +168,8 @@ def performance_profile_table(times: pd.DataFrame, measure: str = STEADY_EPOCH_L
         Cells x engines of times.
     measure : str, optional
         What the times are, for the caption.
+    per_host_class : bool, default False
+        The rows of ``times`` are cells on several host classes (the caption says so).
 
     Returns
     -------
@@ -181,6 +206,7 @@ def performance_profile_table(times: pd.DataFrame, measure: str = STEADY_EPOCH_L
             "runs flagged as contended left out) is within the factor of the fastest "
             "engine's in that cell; '≤ 1x': the cells where it is the fastest. A cell the "
             "engine has no time for counts as not within any factor."
+            + (PER_HOST_CLASS_CAPTION if per_host_class else "")
         ),
         data=pd.DataFrame(data_rows),
         display=pd.DataFrame(display_rows, columns=["Engine", "Cells timed", *labels]),
@@ -284,7 +310,17 @@ def time_and_profile_section(
 
     summary = time_to_accuracy_summary(time_to_accuracy_frame(records))
     times = steady_epoch_times(records)
-    tables = [time_to_accuracy_table(summary), performance_profile_table(times)]
+    # the classes of the runs whose times the two measures use
+    timed_hosts = {
+        record.get("_host_class") or host_class_of(record)
+        for record in records
+        if record.get("status") == "success" and not is_contended(record)
+    }
+    several = len(timed_hosts) > 1
+    tables = [
+        time_to_accuracy_table(summary),
+        performance_profile_table(times, per_host_class=several),
+    ]
     plots = [
         _plot_entry(
             "time-to-accuracy",
@@ -292,7 +328,8 @@ def time_and_profile_section(
             "Every successful run's validation accuracy after each epoch against its "
             "cumulative training time; dashed: the cell's target (the matrix's "
             f"target_accuracy, else {DEFAULT_TARGET_FRACTION:.0%} of the best validation "
-            "accuracy in the cell); dot: where the run first reached it.",
+            "accuracy in the cell); dot: where the run first reached it."
+            + (" One panel per cell and host class." if several else ""),
             lambda: plot_time_to_accuracy(records, summary, settings),
             "no successful run stored a validation curve",
             settings,
@@ -302,7 +339,8 @@ def time_and_profile_section(
             f"Performance profile: {STEADY_EPOCH_LABEL}",
             "For each engine, the share of cells in which its steady-state seconds per "
             "epoch (median over seeds) is within a factor τ of the fastest engine's; "
-            "higher is better, the value at τ = 1 is the share of cells it is fastest in.",
+            "higher is better, the value at τ = 1 is the share of cells it is fastest in."
+            + (PER_HOST_CLASS_CAPTION if several else ""),
             lambda: plot_performance_profile(times, settings),
             "no successful run stored a steady-state time",
             settings,

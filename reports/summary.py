@@ -33,7 +33,9 @@ class Summary:
 
 
 def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
+    if count == 1:
+        return f"{count} {word}"
+    return f"{count} {word}{'es' if word.endswith('s') else 's'}"
 
 
 def verdict_counts(verdicts: pd.Series, first: str, second: str, kind: str = "time") -> str:
@@ -67,8 +69,10 @@ def verdict_counts(verdicts: pd.Series, first: str, second: str, kind: str = "ti
     return ", ".join(parts)
 
 
-def _cell_sentence(row: pd.Series) -> str:
+def _cell_sentence(row: pd.Series, several_hosts: bool = False) -> str:
     name = f"{row['dataset']} / {row['model']}, {row['engine']} vs {row['baseline']}"
+    if several_hosts and row.get("host_class"):
+        name = f"{name} on host class {row['host_class']}"
     if row["paired_seeds"] == 0:
         return f"{name}: no comparison ({row['note']})."
     parts = [f"{name}: "]
@@ -98,6 +102,12 @@ def _cell_sentence(row: pd.Series) -> str:
     return "".join(parts)
 
 
+def _several_hosts(frame: pd.DataFrame) -> bool:
+    if frame.empty or "host_class" not in frame.columns:
+        return False
+    return frame["host_class"].replace("", pd.NA).dropna().nunique() > 1
+
+
 def _fastest_sentence(speeds: pd.DataFrame) -> str | None:
     fastest = speeds[speeds["fastest"].astype(bool)]
     if fastest.empty:
@@ -106,11 +116,13 @@ def _fastest_sentence(speeds: pd.DataFrame) -> str | None:
         cells=("cell", "size"), clear=("fastest_clear", "sum")
     )
     counts = counts.sort_values("cells", ascending=False, kind="stable")
+    # with several host classes a cell counts once per class it was timed on
+    unit = "cell and host class" if _several_hosts(speeds) else "cell"
     parts = [
-        f"{engine} in {_plural(int(row.cells), 'cell')} (clearly in {int(row.clear)})"
+        f"{engine} in {_plural(int(row.cells), unit)} (clearly in {int(row.clear)})"
         for engine, row in counts.iterrows()
     ]
-    return "Fastest engine per cell (lowest median s/epoch): " + ", ".join(parts) + "."
+    return f"Fastest engine per {unit} (lowest median s/epoch): " + ", ".join(parts) + "."
 
 
 def build_summary(
@@ -120,6 +132,7 @@ def build_summary(
     run_count: int,
     speeds: pd.DataFrame | None = None,
     contended_runs: int = 0,
+    host_note: str = "",
 ) -> Summary:
     """Summarise the engine comparisons, the gaps and the reading problems.
 
@@ -137,6 +150,9 @@ def build_summary(
         :func:`reports.statistics.engine_speeds`, for the fastest engine per cell.
     contended_runs : int, default 0
         Successful runs left out of the time figures as contended.
+    host_note : str, optional
+        :func:`reports.hosts.host_class_note`: the times come from several host classes
+        (the first warning when given).
 
     Returns
     -------
@@ -144,28 +160,33 @@ def build_summary(
         The sentences.
     """
     summary = Summary()
+    if host_note:
+        summary.warnings.append(host_note)
+    several_hosts = _several_hosts(comparison)
     compared = comparison[comparison["paired_seeds"] > 0]
     if compared.empty:
         summary.headline.append(
             f"{run_count} runs read; no cell has successful runs of two engines on the same "
             "seed, so there is no speed or accuracy comparison."
         )
+    # with several host classes each verdict is one cell on one class: counted as such
+    compared_unit = "compared cell and host class" if several_hosts else "compared cell"
     for (baseline, engine), rows in compared.groupby(["baseline", "engine"], sort=False):
         timed = rows[rows["time_verdict"].astype(bool)]
         if len(timed):
             summary.headline.append(
                 f"Training speed, {baseline} vs {engine} (steady-state s/epoch, 95% interval "
                 f"of the paired ratio): {verdict_counts(timed['time_verdict'], baseline, engine)}"
-                f" (of {_plural(len(timed), 'compared cell')})."
+                f" (of {_plural(len(timed), compared_unit)})."
             )
         summary.headline.append(
             f"Accuracy, {baseline} vs {engine} (paired difference, 95% interval): "
             f"{verdict_counts(rows['accuracy_verdict'], baseline, engine, 'accuracy')} "
-            f"(of {_plural(len(rows), 'compared cell')})."
+            f"(of {_plural(len(rows), compared_unit)})."
         )
     if speeds is not None and (sentence := _fastest_sentence(speeds)):
         summary.headline.append(sentence)
-    summary.per_cell = [_cell_sentence(row) for _, row in comparison.iterrows()]
+    summary.per_cell = [_cell_sentence(row, several_hosts) for _, row in comparison.iterrows()]
     stopped = gaps[gaps["status"] == STOPPED_EARLY]
     missing = gaps[gaps["status"] != STOPPED_EARLY]
     if not missing.empty:

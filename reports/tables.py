@@ -25,6 +25,7 @@ from reports.formatting import (
     format_seconds,
     is_missing,
 )
+from reports.hosts import WITHIN_CLASS_RULE, host_sorted, show_host_column
 from reports.loading import LoadedResults
 from reports.statistics import class_names_of, successful_records
 
@@ -36,8 +37,42 @@ def _seeds_text(succeeded: int, expected: int) -> str:
     return f"{succeeded}/{expected}"
 
 
+#: caption sentence of a table whose rows span several host classes
+HOST_GROUPS_CAPTION = (
+    " Rows are grouped by host class (Host class column; see Host classes under "
+    f"Environment): times come from different kinds of machine, and {WITHIN_CLASS_RULE}."
+)
+
+
+#: caption sentence of a table of ratios whose cells were measured on several host classes
+HOST_PAIRS_CAPTION = (
+    " A cell measured on several host classes is compared once per class (Host class "
+    "column): runs are paired on the same seed and host class, and "
+    f"{WITHIN_CLASS_RULE}."
+)
+
+
+def _with_host_column(
+    display: pd.DataFrame,
+    frame: pd.DataFrame,
+    position: int,
+    caption: str,
+    sentence: str = HOST_GROUPS_CAPTION,
+) -> tuple[pd.DataFrame, str]:
+    """Insert the Host class column at ``position`` and add ``sentence`` to the caption,
+    when ``frame``'s rows (one per display row) span several host classes; else leave
+    both as they are, so a report from one machine reads as it always did."""
+    if not show_host_column(frame):
+        return display, caption
+    display = display.copy()
+    display.insert(position, "Host class", list(frame["host_class"]))
+    return display, caption + sentence
+
+
 def engine_table(statistics: pd.DataFrame) -> Table:
-    """Per data set x architecture x engine: every figure of :func:`engine_statistics`."""
+    """Per data set x architecture x engine (x host class, grouped by class when there are
+    several): every figure of :func:`engine_statistics`."""
+    statistics = host_sorted(statistics).reset_index(drop=True)
     display = pd.DataFrame(
         {
             "Data set": statistics["dataset"],
@@ -70,15 +105,21 @@ def engine_table(statistics: pd.DataFrame) -> Table:
         }
     )
     data = statistics.drop(columns=["cell"]) if not statistics.empty else statistics
-    return Table(
-        name="engines",
-        title="Accuracy, time and memory per data set, architecture and engine",
-        caption="Accuracy: mean ± sample standard deviation over the seeds that succeeded "
+    display, caption = _with_host_column(
+        display,
+        statistics,
+        0,
+        "Accuracy: mean ± sample standard deviation over the seeds that succeeded "
         "(Seeds: succeeded/expected). Weighted F1 and area ratio (AR): means over seeds. "
         "Times and throughput: medians over the seeds whose timing was not contended "
         "(Contended: runs the runner saw disturbed by other load, left out of every time); "
         "first epoch includes Keras's graph tracing. Peak memory: the largest peak resident "
         "memory of a run. — : no successful run (see the gaps).",
+    )
+    return Table(
+        name="engines",
+        title="Accuracy, time and memory per data set, architecture and engine",
+        caption=caption,
         data=data,
         display=display,
     )
@@ -159,10 +200,11 @@ def comparison_table(comparison: pd.DataFrame) -> Table:
         }
     )
     data = comparison.drop(columns=["cell"]) if not comparison.empty else comparison
-    return Table(
-        name="comparison",
-        title="Each engine against the baseline: time ratio, accuracy difference, verdicts",
-        caption="Per cell, each engine against the baseline on the same seeds (same split, "
+    display, caption = _with_host_column(
+        display,
+        comparison,
+        4,
+        "Per cell, each engine against the baseline on the same seeds (same split, "
         "initial weights and batches). s/epoch engine/baseline: geometric mean over seeds "
         "of the paired steady-state seconds-per-epoch ratio (above 1x: the baseline is "
         "faster), with its 95% interval; the time verdict names a winner only when the "
@@ -175,17 +217,25 @@ def comparison_table(comparison: pd.DataFrame) -> Table:
         "interval (the same test over seeds, or the seeds' range under 6 seeds) and "
         "verdict. Same start: pairs with the same split, initial weights and (when both "
         "ran as many epochs) batch order.",
+        HOST_PAIRS_CAPTION,
+    )
+    return Table(
+        name="comparison",
+        title="Each engine against the baseline: time ratio, accuracy difference, verdicts",
+        caption=caption,
         data=data,
         display=display,
     )
 
 
 def speed_table(speeds: pd.DataFrame) -> Table:
-    """Per cell: every engine's steady-state seconds per epoch, its ratio to the baseline,
-    and the fastest engine (:func:`reports.statistics.engine_speeds`), engines as columns."""
+    """Per cell (and host class): every engine's steady-state seconds per epoch, its ratio
+    to the baseline, and the fastest engine (:func:`reports.statistics.engine_speeds`),
+    engines as columns; grouped by host class when the rows span several."""
     engines = sorted(dict.fromkeys(speeds["engine"]), key=engine_rank) if len(speeds) else []
+    several = show_host_column(speeds)
     display_rows, data_rows = [], []
-    for _, rows in speeds.groupby("cell", sort=False):
+    for _, rows in host_sorted(speeds).groupby(["host_class", "cell"], sort=False):
         rows = rows.set_index("engine")
         first = rows.iloc[0]
         display_row: dict[str, Any] = {
@@ -193,9 +243,12 @@ def speed_table(speeds: pd.DataFrame) -> Table:
             "Architecture": first["model"],
             "Baseline": first["baseline"],
         }
+        if several:
+            display_row = {"Host class": first["host_class"], **display_row}
         data_row: dict[str, Any] = {
             "dataset": first["dataset"],
             "model": first["model"],
+            "host_class": first["host_class"],
             "baseline": first["baseline"],
         }
         for engine in engines:
@@ -232,14 +285,20 @@ def speed_table(speeds: pd.DataFrame) -> Table:
         data_rows.append(data_row)
     engine_columns = [f"{engine} s/epoch (vs baseline)" for engine in engines]
     display_columns = ["Data set", "Architecture", "Baseline", *engine_columns, "Fastest"]
-    return Table(
-        name="engine_speeds",
-        title="Steady-state seconds per epoch of every engine",
-        caption="Per cell, each engine's median seconds per steady-state epoch (epochs "
+    caption = (
+        "Per cell, each engine's median seconds per steady-state epoch (epochs "
         "after the first) over its uncontended runs, and in brackets its paired ratio to "
         "the baseline (geometric mean over seeds; 1x for the baseline). Fastest: the "
         "lowest median; 'clear' when the time verdict against every other engine names "
-        "it, else the engines it is not clearly faster than.",
+        "it, else the engines it is not clearly faster than."
+    )
+    if several:
+        display_columns.insert(0, "Host class")
+        caption += HOST_GROUPS_CAPTION + " The fastest engine is chosen per class."
+    return Table(
+        name="engine_speeds",
+        title="Steady-state seconds per epoch of every engine",
+        caption=caption,
         data=pd.DataFrame(data_rows),
         display=pd.DataFrame(display_rows, columns=display_columns),
     )
@@ -268,14 +327,23 @@ def gaps_table(gaps: pd.DataFrame) -> Table:
 
 
 def seed_table_accuracy_time(statistics: pd.DataFrame) -> Table:
-    """Seed 000, table I: test accuracy and training time per model and data set."""
+    """Seed 000, table I: test accuracy and training time per model and data set (grouped
+    by host class when the rows span several)."""
+    statistics = host_sorted(statistics).reset_index(drop=True)
+    several = show_host_column(statistics)
     display_rows = []
-    previous_dataset = None
+    previous: tuple[Any, Any] = (None, None)
     for row in statistics.itertuples(index=False):
+        group = (row.host_class, row.dataset)
         display_rows.append(
             {
+                **(
+                    {"Host class": row.host_class if group[0] != previous[0] else ""}
+                    if several
+                    else {}
+                ),
                 # the seed prints the data set once per group
-                "Data set": row.dataset if row.dataset != previous_dataset else "",
+                "Data set": row.dataset if group != previous else "",
                 "Model": row.model,
                 "Engine": row.engine,
                 "acc_test": format_number(row.accuracy_mean, 3),
@@ -285,10 +353,18 @@ def seed_table_accuracy_time(statistics: pd.DataFrame) -> Table:
                 "t_train (m, s)": format_minutes_seconds(row.train_seconds_median),
             }
         )
-        previous_dataset = row.dataset
+        previous = group
     columns = ["Data set", "Model", "Engine", "acc_test", "t_train (s)", "t_train (m, s)"]
+    caption = (
+        "The seed's table I with one row per engine: acc_test is the mean over seeds, "
+        "t_train the median training time."
+    )
+    if several:
+        columns.insert(0, "Host class")
+        caption += HOST_GROUPS_CAPTION
     data = pd.DataFrame(
         {
+            "host_class": statistics.get("host_class", pd.Series(dtype=str)),
             "dataset": statistics.get("dataset", pd.Series(dtype=str)),
             "model": statistics.get("model", pd.Series(dtype=str)),
             "engine": statistics.get("engine", pd.Series(dtype=str)),
@@ -299,8 +375,7 @@ def seed_table_accuracy_time(statistics: pd.DataFrame) -> Table:
     return Table(
         name="seed000_table1",
         title="Test accuracy and training time for the selected models (seed 000, table I)",
-        caption="The seed's table I with one row per engine: acc_test is the mean over seeds, "
-        "t_train the median training time.",
+        caption=caption,
         data=data,
         display=pd.DataFrame(display_rows, columns=columns),
     )

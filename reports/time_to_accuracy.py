@@ -22,7 +22,11 @@ the median is infinite when half the seeds or more never got there), and says ho
 seeds reached it.
 
 Runs flagged ``timing_quality == "contended"`` are left out: their clocks measured the
-machine's other load, not the engine. Engines are keyed on the canonical engine spec
+machine's other load, not the engine. Times are summarised per host class
+(:func:`reports.loading.host_class_of`): a cell whose runs come from several classes gets
+one row per class and engine (the target stays the cell's: accuracy does not depend on the
+machine), and its figure one panel per class, so no median or panel mixes two kinds of
+machine. Engines are keyed on the canonical engine spec
 (:func:`engine_spec`, after :func:`suite.engines.spec.record_engine_spec`), so any number
 of engines and two Keras backends in one store stay apart.
 """
@@ -37,7 +41,8 @@ import numpy as np
 import pandas as pd
 
 from reports.formatting import GAP, Table, format_number, format_seconds
-from reports.loading import as_number, cell_name, nested_get
+from reports.hosts import WITHIN_CLASS_RULE, show_host_column
+from reports.loading import as_number, cell_name, host_class_of, nested_get
 from suite.engines.spec import DEFAULT_BASELINE, record_engine_spec
 
 if TYPE_CHECKING:  # plotting libraries load only when a figure is drawn
@@ -58,6 +63,7 @@ RUN_COLUMNS = (
     "cell",
     "dataset",
     "architecture",
+    "host_class",
     "engine",
     "seed",
     "target",
@@ -71,6 +77,7 @@ SUMMARY_COLUMNS = (
     "cell",
     "dataset",
     "architecture",
+    "host_class",
     "engine",
     "target",
     "target_source",
@@ -285,6 +292,7 @@ def time_to_accuracy_frame(
                     "cell": cell,
                     "dataset": str(record.get("dataset")),
                     "architecture": str(record.get("architecture")),
+                    "host_class": record.get("_host_class") or host_class_of(record),
                     "engine": engine_spec(record),
                     "seed": record.get("seed"),
                     "target": target,
@@ -297,7 +305,8 @@ def time_to_accuracy_frame(
 
 
 def time_to_accuracy_summary(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per cell and engine: the target, median time to accuracy over seeds, seeds reaching it.
+    """Per cell, host class and engine: the target, median time to accuracy over the seeds
+    run on that class, seeds reaching it.
 
     Parameters
     ----------
@@ -307,13 +316,14 @@ def time_to_accuracy_summary(frame: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        :data:`SUMMARY_COLUMNS`, sorted by data set, catalog order and engine. ``seeds``
+        :data:`SUMMARY_COLUMNS`, sorted by host class, data set, catalog order and
+        engine (one class in the usual case). ``seeds``
         counts runs with a validation curve; ``median_seconds`` is the median over them
         with ``inf`` for a seed that never reached the target (NaN when no seed has a
         curve); ``median_epoch`` is the median epoch of the seeds that reached it.
     """
     rows = []
-    for (cell, engine), group in frame.groupby(["cell", "engine"], sort=False):
+    for (cell, host, engine), group in frame.groupby(["cell", "host_class", "engine"], sort=False):
         measured = group["time_to_accuracy"].dropna().to_numpy(dtype=float)
         reached = measured[np.isfinite(measured)]
         epochs = group["epoch_reached"].dropna().to_numpy(dtype=float)
@@ -323,6 +333,7 @@ def time_to_accuracy_summary(frame: pd.DataFrame) -> pd.DataFrame:
                 "cell": cell,
                 "dataset": first["dataset"],
                 "architecture": first["architecture"],
+                "host_class": host,
                 "engine": engine,
                 "target": first["target"],
                 "target_source": first["target_source"],
@@ -339,6 +350,7 @@ def time_to_accuracy_summary(frame: pd.DataFrame) -> pd.DataFrame:
     order = sorted(
         range(len(summary)),
         key=lambda i: (
+            summary.at[i, "host_class"],
             cell_sort_key(
                 summary.at[i, "dataset"], summary.at[i, "architecture"], summary.at[i, "cell"]
             ),
@@ -395,17 +407,25 @@ def time_to_accuracy_table(summary: pd.DataFrame) -> Table:
             "Median epoch",
         ],
     )
+    caption = (
+        "Training seconds (cumulative, validation passes excluded) until validation "
+        "accuracy first reaches the cell's target: the matrix's target_accuracy, else "
+        f"{DEFAULT_TARGET_FRACTION:.0%} of the best validation accuracy any engine reached "
+        "in the cell. Median over seeds, a seed that never reached the target counting "
+        "as infinite ('never' when half the seeds or more did not); runs flagged as "
+        "contended are left out."
+    )
+    if show_host_column(summary):
+        display.insert(1, "Host class", list(summary["host_class"]))
+        caption += (
+            " Rows are grouped by host class (Host class column): times come from "
+            f"different kinds of machine, and {WITHIN_CLASS_RULE}; the target is the "
+            "cell's on every class."
+        )
     return Table(
         name="time_to_accuracy",
         title="Time to accuracy",
-        caption=(
-            "Training seconds (cumulative, validation passes excluded) until validation "
-            "accuracy first reaches the cell's target: the matrix's target_accuracy, else "
-            f"{DEFAULT_TARGET_FRACTION:.0%} of the best validation accuracy any engine reached "
-            "in the cell. Median over seeds, a seed that never reached the target counting "
-            "as infinite ('never' when half the seeds or more did not); runs flagged as "
-            "contended are left out."
-        ),
+        caption=caption,
         data=summary.copy(),
         display=display,
     )
@@ -434,27 +454,34 @@ def plot_time_to_accuracy(
     -------
     Figure or None
         One panel per cell (one line per run, colour: engine; dot: where the run reached
-        the target; dashed: the target); None when no run has a validation curve.
+        the target; dashed: the target), per cell and host class when the summary spans
+        several classes (times of two kinds of machine never share a panel); None when no
+        run has a validation curve.
     """
     from reports.plots.style import palette_for
 
     drawn = summary[summary["seeds"] > 0]
     if drawn.empty:
         return None
-    cells = list(dict.fromkeys(drawn["cell"]))
+    several = show_host_column(drawn)
+    hosts = drawn["host_class"] if several else pd.Series("", index=drawn.index)
+    panels = list(dict.fromkeys(zip(drawn["cell"], hosts, strict=True)))
     engines = sorted(set(drawn["engine"]), key=engine_sort_key)
     colours = palette_for(engines)
     targets = dict(zip(drawn["cell"], drawn["target"], strict=True))
-    by_cell = _records_by_cell(
-        r for r in records if r.get("status") == "success" and not is_contended(r)
-    )
-    columns = min(max_columns, len(cells))
-    rows = math.ceil(len(cells) / columns)
+    by_panel: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for record in records:
+        if record.get("status") != "success" or is_contended(record):
+            continue
+        host = (record.get("_host_class") or host_class_of(record)) if several else ""
+        by_panel.setdefault((record.get("_cell") or cell_name(record), host), []).append(record)
+    columns = min(max_columns, len(panels))
+    rows = math.ceil(len(panels) / columns)
     figure = settings.new_figure(3.6 * columns + 1.6, 2.8 * rows + 0.6)
     axes = np.atleast_1d(figure.subplots(rows, columns, squeeze=False)).ravel()
-    for axis, cell in zip(axes, cells, strict=False):
+    for axis, (cell, host) in zip(axes, panels, strict=False):
         target = targets[cell]
-        for record in by_cell.get(cell, []):
+        for record in by_panel.get((cell, host), []):
             curves = record.get("curves") or {}
             accuracy, elapsed = _curve(curves, "val_accuracy"), _curve(curves, "elapsed_seconds")
             length = min(len(accuracy), len(elapsed))
@@ -469,11 +496,12 @@ def plot_time_to_accuracy(
         if math.isfinite(target):
             axis.axhline(target, color="black", ls="--", lw=0.9)
         first = drawn[drawn["cell"] == cell].iloc[0]
-        axis.set_title(f"{first['dataset']} / {first['architecture']}", fontsize=9)
+        title = f"{first['dataset']} / {first['architecture']}"
+        axis.set_title(f"{title}\n@ {host}" if several else title, fontsize=9)
         axis.set_xlabel("training time (s)", fontsize=8)
         axis.set_ylabel("validation accuracy", fontsize=8)
         axis.tick_params(labelsize=7)
-    for axis in axes[len(cells) :]:
+    for axis in axes[len(panels) :]:
         axis.set_visible(False)
     from matplotlib.lines import Line2D
 

@@ -13,6 +13,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from reports.cells import CellInfo, all_engines, engine_rank
+from reports.hosts import show_host_column
 from reports.loading import CONTENDED, LoadedResults
 from reports.plots.style import MAX_ANNOTATED_CLASSES, PlotSettings, palette_for
 from reports.statistics import class_names_of, successful_records, successful_runs
@@ -35,13 +36,22 @@ def plot_accuracy_vs_time(
     Returns
     -------
     Figure or None
-        One panel per data set, time on a log axis; None when no run succeeded.
+        One panel per data set, time on a log axis (per data set and host class, titled
+        ``dataset @ class``, when the runs come from several host classes: times of
+        different machines never share a panel); None when no run succeeded.
     """
     runs = loaded.runs
     runs = runs[(runs["status"] == "success")].dropna(subset=["accuracy", "train_seconds"])
     if runs.empty:
         return None
-    datasets = sorted(runs["dataset"].unique())
+    if show_host_column(runs):
+        runs = runs.assign(
+            panel=[f"{d} @ {h}" for d, h in zip(runs["dataset"], runs["host_class"], strict=True)]
+        )
+        datasets = sorted(runs["panel"].unique(), key=lambda p: (p.partition(" @ ")[2], p))
+    else:
+        runs = runs.assign(panel=runs["dataset"])
+        datasets = sorted(runs["dataset"].unique())
     engines = [engine for engine in all_engines(list(cells)) if engine in set(runs["engine"])]
     architectures = [info.architecture for info in cells]
     architectures = [a for a in dict.fromkeys(architectures) if a in set(runs["architecture"])]
@@ -49,7 +59,7 @@ def plot_accuracy_vs_time(
     axes = np.atleast_1d(figure.subplots(1, len(datasets), squeeze=False)).ravel()
     for index, (axis, dataset) in enumerate(zip(axes, datasets, strict=True)):
         sns.scatterplot(
-            data=runs[runs["dataset"] == dataset],
+            data=runs[runs["panel"] == dataset],
             x="train_seconds",
             y="accuracy",
             hue="engine",
@@ -161,12 +171,20 @@ def plot_speed_ratios(
     -------
     Figure or None
         One marker per cell x engine (colour: engine) with its interval as a bar, on a log
-        axis with a line at 1x; None when no pair was timed.
+        axis with a line at 1x; None when no pair was timed. When the comparisons span
+        several host classes, each cell has one category per class (``cell @ class``):
+        each ratio is from one class's pairs.
     """
     frame = comparison[comparison["timed_pairs"] > 0].dropna(subset=["epoch_time_ratio"])
     if frame.empty:
         return None
-    labels = list(dict.fromkeys(f"{row.dataset} / {row.model}" for row in frame.itertuples()))
+    several = show_host_column(frame)
+
+    def label_of(row: Any) -> str:
+        label = f"{row.dataset} / {row.model}"
+        return f"{label} @ {row.host_class}" if several else label
+
+    labels = list(dict.fromkeys(label_of(row) for row in frame.itertuples()))
     engines = sorted(dict.fromkeys(frame["engine"]), key=engine_rank)
     palette = palette_for(engines)
     width = 0.7 / len(engines)
@@ -176,7 +194,7 @@ def plot_speed_ratios(
     for offset_index, engine in enumerate(engines):
         offset = (offset_index - (len(engines) - 1) / 2) * width
         rows = frame[frame["engine"] == engine]
-        x = np.array([labels.index(f"{r.dataset} / {r.model}") for r in rows.itertuples()])
+        x = np.array([labels.index(label_of(r)) for r in rows.itertuples()])
         ratio = rows["epoch_time_ratio"].to_numpy(dtype=float)
         low = rows["epoch_time_ratio_low"].to_numpy(dtype=float)
         high = rows["epoch_time_ratio_high"].to_numpy(dtype=float)
@@ -189,7 +207,7 @@ def plot_speed_ratios(
         )  # fmt: skip
         seeds = timed_pairs[timed_pairs["engine"] == engine] if len(timed_pairs) else timed_pairs
         for row in seeds.itertuples():
-            label = f"{row.dataset} / {row.model}"
+            label = label_of(row)
             if label in labels and np.isfinite(row.epoch_time_ratio):
                 axis.plot(
                     labels.index(label) + offset, row.epoch_time_ratio, ".",
@@ -227,7 +245,9 @@ def plot_epoch_times(
     -------
     Figure or None
         Points (colour: engine, side by side within a cell) on a log axis; contended runs
-        are left out. None when no uncontended run stored seconds per epoch.
+        are left out. When the runs come from several host classes, each cell has one
+        category per class (``cell @ class``), grouped by class. None when no uncontended
+        run stored seconds per epoch.
     """
     runs = successful_runs(loaded)
     runs = runs[runs["timing_quality"] != CONTENDED] if len(runs) else runs
@@ -235,8 +255,22 @@ def plot_epoch_times(
     if runs.empty:
         return None
     label_of = {info.cell: info.label for info in cells}
-    frame = runs.assign(label=[label_of.get(cell, cell) for cell in runs["cell"]])
-    labels = [info.label for info in cells if info.label in set(frame["label"])]
+    if show_host_column(runs):
+        frame = runs.assign(
+            label=[
+                f"{label_of.get(cell, cell)} @ {host}"
+                for cell, host in zip(runs["cell"], runs["host_class"], strict=True)
+            ]
+        )
+        labels = [
+            f"{info.label} @ {host}"
+            for host in sorted(set(frame["host_class"]))
+            for info in cells
+            if f"{info.label} @ {host}" in set(frame["label"])
+        ]
+    else:
+        frame = runs.assign(label=[label_of.get(cell, cell) for cell in runs["cell"]])
+        labels = [info.label for info in cells if info.label in set(frame["label"])]
     engines = [engine for engine in all_engines(cells) if engine in set(frame["engine"])]
     figure = settings.new_figure(*_category_figure_size(labels))
     axis = figure.subplots()
