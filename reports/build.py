@@ -288,7 +288,7 @@ def build_report(
     cells = describe_cells(loaded, chosen)
     statistics = engine_statistics(loaded, cells)
     pairs = paired_seeds(loaded, cells)
-    comparison = engine_comparison(statistics, pairs, cells)
+    comparison = engine_comparison(statistics, pairs, cells, loaded)
     speeds = engine_speeds(loaded, statistics, comparison, cells)
     gaps = find_gaps(loaded, cells)
     contended = contended_run_count(loaded)

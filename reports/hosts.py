@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from reports.formatting import GAP, Table
-from reports.loading import host_class_of
+from reports.loading import UNRECORDED_HOST, host_class_of
 
 #: the page's rule, quoted in the note and the captions
 WITHIN_CLASS_RULE = "ratios are formed within a host class only"
@@ -162,6 +162,19 @@ def host_classes_table(classes: Sequence[HostClass]) -> Table:
         data=frame,
         display=frame,
     )
+
+
+def short_host_label(host_class: str) -> str:
+    """The host class as a figure labels it: the digest, or ``unrecorded DIGEST``.
+
+    The full ``unrecorded (CPU, cores, digest)`` of an old record can run to 70
+    characters, too long for a tick label; the digest alone still identifies the class in
+    the Host classes table.
+    """
+    prefix = f"{UNRECORDED_HOST} ("
+    if host_class.startswith(prefix) and host_class.endswith(")"):
+        return f"{UNRECORDED_HOST} {host_class[:-1].rpartition(', ')[2]}"
+    return host_class
 
 
 def show_host_column(frame: pd.DataFrame) -> bool:

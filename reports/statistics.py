@@ -772,8 +772,43 @@ def _missing_note(
     return f"no successful {' or '.join(missing)} run" if missing else nothing_paired
 
 
+def split_host_seeds(loaded: LoadedResults, cell: str, first: str, second: str) -> list[int]:
+    """Seeds of a cell where both engines succeeded, but never on one host class.
+
+    Such a seed (a unit resumed on another machine, say) yields no pair: its time ratio
+    would mix two kinds of machine. The comparison's note names these seeds.
+
+    Parameters
+    ----------
+    loaded : LoadedResults
+        The records read.
+    cell : str
+        The cell.
+    first, second : str
+        The engines.
+
+    Returns
+    -------
+    list of int
+        The seeds, ascending.
+    """
+    success = successful_runs(loaded)
+    if success.empty:
+        return []
+    runs = success[success["cell"] == cell]
+    hosts = {
+        engine: runs[runs["engine"] == engine].groupby("seed")["host_class"].agg(set)
+        for engine in (first, second)
+    }
+    common = hosts[first].index.intersection(hosts[second].index)
+    return sorted(int(seed) for seed in common if not hosts[first][seed] & hosts[second][seed])
+
+
 def engine_comparison(
-    statistics: pd.DataFrame, pairs: pd.DataFrame, cells: Sequence[CellInfo]
+    statistics: pd.DataFrame,
+    pairs: pd.DataFrame,
+    cells: Sequence[CellInfo],
+    loaded: LoadedResults | None = None,
 ) -> pd.DataFrame:
     """One row per cell x other engine x host class: time ratios, accuracy difference and
     verdicts, each from the pairs of one host class.
@@ -787,6 +822,9 @@ def engine_comparison(
     cells : sequence of CellInfo
         The cells; each compares its baseline with each of its other engines, on each
         host class its statistics have rows for (one in the usual case).
+    loaded : LoadedResults, optional
+        The records read: when given, the note names the seeds whose two runs ran on
+        different host classes only (:func:`split_host_seeds`), left unpaired.
 
     Returns
     -------
@@ -803,6 +841,12 @@ def engine_comparison(
     for info in cells:
         all_statistics = statistics[statistics["cell"] == info.cell]
         hosts = list(dict.fromkeys(all_statistics["host_class"])) or [""]
+        split = {
+            engine: split_host_seeds(loaded, info.cell, info.baseline, engine)
+            if loaded is not None
+            else []
+            for engine in info.others
+        }
         for engine, host in ((engine, host) for engine in info.others for host in hosts):
             cell_statistics = _on_host(all_statistics, host).set_index("engine")
             cell_pairs = _on_host(
@@ -828,6 +872,7 @@ def engine_comparison(
                 notes.append(
                     f"{len(cell_pairs) - len(timed)} contended pair(s) left out of the times"
                 )
+
             if cell_pairs.empty:
                 notes = [
                     _missing_note(
@@ -837,6 +882,11 @@ def engine_comparison(
                     )
                     + (" on this host class" if len(hosts) > 1 else "")
                 ]
+            if split[engine]:
+                notes.append(
+                    f"seed(s) {', '.join(map(str, split[engine]))}: {info.baseline} and "
+                    f"{engine} ran on different host classes, so not paired"
+                )
             ratio = timed["train_time_ratio"].astype(float)
             difference = cell_pairs["accuracy_difference"].astype(float)
             rows.append(

@@ -33,9 +33,7 @@ class Summary:
 
 
 def _plural(count: int, word: str) -> str:
-    if count == 1:
-        return f"{count} {word}"
-    return f"{count} {word}{'es' if word.endswith('s') else 's'}"
+    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def verdict_counts(verdicts: pd.Series, first: str, second: str, kind: str = "time") -> str:
@@ -117,12 +115,14 @@ def _fastest_sentence(speeds: pd.DataFrame) -> str | None:
     )
     counts = counts.sort_values("cells", ascending=False, kind="stable")
     # with several host classes a cell counts once per class it was timed on
-    unit = "cell and host class" if _several_hosts(speeds) else "cell"
+    several = _several_hosts(speeds)
     parts = [
-        f"{engine} in {_plural(int(row.cells), unit)} (clearly in {int(row.clear)})"
+        f"{engine} in {_plural(int(row.cells), 'cell')} (clearly in {int(row.clear)})"
         for engine, row in counts.iterrows()
     ]
-    return f"Fastest engine per {unit} (lowest median s/epoch): " + ", ".join(parts) + "."
+    unit = "cell and host class" if several else "cell"
+    counted = "; a cell counts once per host class it ran on" if several else ""
+    return f"Fastest engine per {unit} (lowest median s/epoch): {', '.join(parts)}{counted}."
 
 
 def build_summary(
@@ -170,19 +170,19 @@ def build_summary(
             "seed, so there is no speed or accuracy comparison."
         )
     # with several host classes each verdict is one cell on one class: counted as such
-    compared_unit = "compared cell and host class" if several_hosts else "compared cell"
+    per_class = "; a cell counts once per host class it ran on" if several_hosts else ""
     for (baseline, engine), rows in compared.groupby(["baseline", "engine"], sort=False):
         timed = rows[rows["time_verdict"].astype(bool)]
         if len(timed):
             summary.headline.append(
                 f"Training speed, {baseline} vs {engine} (steady-state s/epoch, 95% interval "
                 f"of the paired ratio): {verdict_counts(timed['time_verdict'], baseline, engine)}"
-                f" (of {_plural(len(timed), compared_unit)})."
+                f" (of {_plural(len(timed), 'compared cell')}{per_class})."
             )
         summary.headline.append(
             f"Accuracy, {baseline} vs {engine} (paired difference, 95% interval): "
             f"{verdict_counts(rows['accuracy_verdict'], baseline, engine, 'accuracy')} "
-            f"(of {_plural(len(rows), compared_unit)})."
+            f"(of {_plural(len(rows), 'compared cell')}{per_class})."
         )
     if speeds is not None and (sentence := _fastest_sentence(speeds)):
         summary.headline.append(sentence)

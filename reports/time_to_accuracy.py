@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from reports.formatting import GAP, Table, format_number, format_seconds
-from reports.hosts import WITHIN_CLASS_RULE, show_host_column
+from reports.hosts import WITHIN_CLASS_RULE, short_host_label, show_host_column
 from reports.loading import as_number, cell_name, host_class_of, nested_get
 from suite.engines.spec import DEFAULT_BASELINE, record_engine_spec
 
@@ -497,7 +497,7 @@ def plot_time_to_accuracy(
             axis.axhline(target, color="black", ls="--", lw=0.9)
         first = drawn[drawn["cell"] == cell].iloc[0]
         title = f"{first['dataset']} / {first['architecture']}"
-        axis.set_title(f"{title}\n@ {host}" if several else title, fontsize=9)
+        axis.set_title(f"{title}\n@ {short_host_label(host)}" if several else title, fontsize=9)
         axis.set_xlabel("training time (s)", fontsize=8)
         axis.set_ylabel("validation accuracy", fontsize=8)
         axis.tick_params(labelsize=7)

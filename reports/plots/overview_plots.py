@@ -13,7 +13,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from reports.cells import CellInfo, all_engines, engine_rank
-from reports.hosts import show_host_column
+from reports.hosts import short_host_label, show_host_column
 from reports.loading import CONTENDED, LoadedResults
 from reports.plots.style import MAX_ANNOTATED_CLASSES, PlotSettings, palette_for
 from reports.statistics import class_names_of, successful_records, successful_runs
@@ -45,10 +45,12 @@ def plot_accuracy_vs_time(
     if runs.empty:
         return None
     if show_host_column(runs):
-        runs = runs.assign(
-            panel=[f"{d} @ {h}" for d, h in zip(runs["dataset"], runs["host_class"], strict=True)]
-        )
-        datasets = sorted(runs["panel"].unique(), key=lambda p: (p.partition(" @ ")[2], p))
+        panels = [
+            (host, f"{dataset}\n@ {short_host_label(host)}")
+            for dataset, host in zip(runs["dataset"], runs["host_class"], strict=True)
+        ]
+        runs = runs.assign(panel=[panel for _, panel in panels])
+        datasets = [panel for _, panel in sorted(set(panels))]
     else:
         runs = runs.assign(panel=runs["dataset"])
         datasets = sorted(runs["dataset"].unique())
@@ -182,7 +184,7 @@ def plot_speed_ratios(
 
     def label_of(row: Any) -> str:
         label = f"{row.dataset} / {row.model}"
-        return f"{label} @ {row.host_class}" if several else label
+        return f"{label}\n@ {short_host_label(row.host_class)}" if several else label
 
     labels = list(dict.fromkeys(label_of(row) for row in frame.itertuples()))
     engines = sorted(dict.fromkeys(frame["engine"]), key=engine_rank)
@@ -258,15 +260,15 @@ def plot_epoch_times(
     if show_host_column(runs):
         frame = runs.assign(
             label=[
-                f"{label_of.get(cell, cell)} @ {host}"
+                f"{label_of.get(cell, cell)}\n@ {short_host_label(host)}"
                 for cell, host in zip(runs["cell"], runs["host_class"], strict=True)
             ]
         )
         labels = [
-            f"{info.label} @ {host}"
+            f"{info.label}\n@ {short_host_label(host)}"
             for host in sorted(set(frame["host_class"]))
             for info in cells
-            if f"{info.label} @ {host}" in set(frame["label"])
+            if f"{info.label}\n@ {short_host_label(host)}" in set(frame["label"])
         ]
     else:
         frame = runs.assign(label=[label_of.get(cell, cell) for cell in runs["cell"]])
@@ -299,7 +301,8 @@ def plot_epoch_times(
 def _category_figure_size(labels: Sequence[str]) -> tuple[float, float]:
     """Width and height (inches) of a figure with one slanted category label per cell
     and a legend at the right: long labels need height, many labels width."""
-    longest = max((len(label) for label in labels), default=10)
+    # a label may hold the host class on a second line: the longest line counts
+    longest = max((len(line) for label in labels for line in label.split("\n")), default=10)
     return max(6.0, 0.8 * len(labels) + 4.0), 3.2 + 0.06 * longest
 
 
