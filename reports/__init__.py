@@ -7,7 +7,8 @@ Everything is derived from the results store alone (``docs/results-schema.md``):
     print(files.html)
 
 or ``cnnbench report results/quick --out report/quick``. Modules, in the order the data
-flows: ``loading`` (records and a flat runs table), ``cells`` (what each cell expects),
+flows: ``loading`` (records, their host classes and a flat runs table), ``hosts`` (the
+host classes named for the page), ``cells`` (what each cell expects),
 ``statistics`` (over seeds, each engine paired with the baseline, the verdicts' intervals,
 gaps), ``tables`` (display tables and the seed documents' table forms), ``summary``
 (sentences), ``plots`` (seaborn figures),
