@@ -289,11 +289,16 @@ class Sequential:
         """
         shards = self._shards(x)
         if len(shards) > 1:
-            output, loss = self._sharded_forward_backward(x, y_true, shards)
+            # BLAS stays at one thread for the whole step: the shards, the gradient sums
+            # and the optimizer share their work out to the threads themselves, and a
+            # multi-threaded BLAS call between them would wait on spinning threads.
+            with parallel.blas_threads_limited_to(1):
+                output, loss = self._sharded_forward_backward(x, y_true, shards)
+                self.optimizer.apply(self._weight_slots())
         else:
             output = _forward_layers(self.layers, x, training=True)
             loss = self.backward_from_loss(y_true, output)
-        self.optimizer.apply(self._weight_slots())
+            self.optimizer.apply(self._weight_slots())
         self._lap("optimizer update")
         return loss, training.count_correct(output, y_true)
 

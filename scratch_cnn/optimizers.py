@@ -206,7 +206,7 @@ class Adam(Optimizer):
     def _update_in_blocks(self, w: Array, g: Array, m: Array, v: Array) -> None:
         """The update above, block by block, in place (flat contiguous NumPy arrays)."""
         size = w.size
-        threads = parallel.blas_threads() if size >= PARALLEL_UPDATE_SIZE else 1
+        threads = parallel.engine_threads() if size >= PARALLEL_UPDATE_SIZE else 1
         parts = parallel.shard_slices(size, threads)
 
         def run(index: int) -> None:

@@ -56,6 +56,11 @@ def blas_threads() -> int:
     return max(1, int(controller.get_num_threads()))
 
 
+#: BLAS thread counts saved by the open :func:`blas_threads_limited_to` blocks, outermost
+#: first (only the engine's calling thread opens them).
+_saved_counts: list[int] = []
+
+
 @contextmanager
 def blas_threads_limited_to(threads: int) -> Iterator[None]:
     """Hold NumPy's BLAS to ``threads`` threads inside the block, then restore it."""
@@ -64,14 +69,23 @@ def blas_threads_limited_to(threads: int) -> Iterator[None]:
         yield
         return
     previous = controller.get_num_threads()
-    if previous == threads:
-        yield
-        return
-    controller.set_num_threads(threads)
+    _saved_counts.append(previous)
     try:
-        yield
+        if previous == threads:
+            yield
+            return
+        controller.set_num_threads(threads)
+        try:
+            yield
+        finally:
+            controller.set_num_threads(previous)
     finally:
-        controller.set_num_threads(previous)
+        _saved_counts.pop()
+
+
+def engine_threads() -> int:
+    """Threads the engine may use: the BLAS's count outside any limiting block."""
+    return _saved_counts[0] if _saved_counts else blas_threads()
 
 
 def shard_slices(size: int, count: int) -> list[slice]:
@@ -165,3 +179,19 @@ def shard_count(batch_size: int, work_per_sample: float, min_work: float = 2e7) 
 def split_batch(array: Any, slices: Sequence[slice]) -> list[Any]:
     """Views of ``array``'s rows, one per slice."""
     return [array[part] for part in slices]
+
+
+def matmul_transposed(a: np.ndarray, b: np.ndarray, threads: int) -> np.ndarray:
+    """``a.T @ b`` with the rows of the result shared out to ``threads`` threads.
+
+    For the kernel gradient of a dense layer (``x.T @ dz``) inside a sharded step, where
+    BLAS is held to one thread.
+    """
+    out = np.empty((a.shape[1], b.shape[1]), dtype=np.result_type(a, b))
+    parts = shard_slices(a.shape[1], max(1, min(threads, a.shape[1])))
+
+    def run(index: int) -> None:
+        np.matmul(a[:, parts[index]].T, b, out=out[parts[index]])
+
+    thread_team(len(parts)).map(run, len(parts))
+    return out

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
+from scratch_cnn import parallel
 from scratch_cnn.backend import get_array_module
 from scratch_cnn.layers.weighted import WeightedLayer
 
@@ -72,9 +75,16 @@ class Dense(WeightedLayer):
         self._lap("input gradient")
         return grad_input
 
-    def _weight_gradients(self, x: Array, grad_preactivation: Array) -> None:
+    def _weight_gradients(self, x: Array, grad_preactivation: Array, threads: int = 1) -> None:
         xp = get_array_module(grad_preactivation)
-        self.grads["kernel"] = x.T @ grad_preactivation
+        if (
+            threads > 1
+            and xp is np
+            and x.shape[0] * x.shape[1] * grad_preactivation.shape[1] >= 1 << 24
+        ):
+            self.grads["kernel"] = parallel.matmul_transposed(x, grad_preactivation, threads)
+        else:
+            self.grads["kernel"] = x.T @ grad_preactivation
         if self.use_bias:
             ones = xp.ones(
                 (grad_preactivation.shape[0],),
@@ -91,7 +101,7 @@ class Dense(WeightedLayer):
         shards = [self, *replicas]
         x = xp.concat([shard._input for shard in shards], axis=0)
         grad = xp.concat([shard._grad_preactivation for shard in shards], axis=0)
-        self._weight_gradients(x, grad)
+        self._weight_gradients(x, grad, threads=len(shards))
         for shard in shards:
             shard._grad_preactivation = None
 

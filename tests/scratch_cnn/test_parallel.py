@@ -80,3 +80,13 @@ def test_light_models_and_one_blas_thread_are_not_sharded(monkeypatch):
     monkeypatch.setattr(parallel, "blas_threads", lambda: 2)
     monkeypatch.setenv(parallel.SHARDS_ENV_VAR, "0")
     assert parallel.shard_count(128, 1e7) == 1
+
+
+def test_threaded_transposed_product_and_the_engine_thread_count(rng):
+    a, b = rng.normal(size=(9, 13)), rng.normal(size=(9, 5))
+    np.testing.assert_allclose(parallel.matmul_transposed(a, b, 3), a.T @ b, rtol=1e-13)
+    outside = parallel.engine_threads()
+    with parallel.blas_threads_limited_to(1):
+        assert parallel.blas_threads() == 1
+        assert parallel.engine_threads() == outside
+    assert parallel.blas_threads() == outside
