@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from reports.formatting import format_interval, format_ratio
+from reports.hosts import show_host_column
 from reports.statistics import NO_CLEAR_DIFFERENCE, STOPPED_EARLY, faster, more_accurate
 
 
@@ -100,12 +101,6 @@ def _cell_sentence(row: pd.Series, several_hosts: bool = False) -> str:
     return "".join(parts)
 
 
-def _several_hosts(frame: pd.DataFrame) -> bool:
-    if frame.empty or "host_class" not in frame.columns:
-        return False
-    return frame["host_class"].replace("", pd.NA).dropna().nunique() > 1
-
-
 def _fastest_sentence(speeds: pd.DataFrame) -> str | None:
     fastest = speeds[speeds["fastest"].astype(bool)]
     if fastest.empty:
@@ -115,7 +110,7 @@ def _fastest_sentence(speeds: pd.DataFrame) -> str | None:
     )
     counts = counts.sort_values("cells", ascending=False, kind="stable")
     # with several host classes a cell counts once per class it was timed on
-    several = _several_hosts(speeds)
+    several = show_host_column(speeds)
     parts = [
         f"{engine} in {_plural(int(row.cells), 'cell')} (clearly in {int(row.clear)})"
         for engine, row in counts.iterrows()
@@ -162,7 +157,7 @@ def build_summary(
     summary = Summary()
     if host_note:
         summary.warnings.append(host_note)
-    several_hosts = _several_hosts(comparison)
+    several_hosts = show_host_column(comparison)
     compared = comparison[comparison["paired_seeds"] > 0]
     if compared.empty:
         summary.headline.append(
