@@ -382,8 +382,10 @@ def classify_timing(
     threads) + 0.25`` cores, the run is ``"contended"`` when
 
     * other processes used more than ``allowance`` cores on average over the epochs, or
-      in at least a third of the epochs (``epoch_other_cores``): a run given every core
-      and one busy neighbour shows about 0.7-1.0 there, a quiet machine 0.00-0.05; or
+      in at least a third of the epochs of :data:`MIN_EPOCH_SECONDS` or more
+      (``epoch_other_cores``): one busy neighbour beside a run given every core takes
+      about 0.67 of a core or more (3 runnable threads on 2 cores), a quiet machine's
+      daemons a few hundredths; or
     * CPU steal exceeded 5% of the run's cores' time (a hypervisor gave the time to
       another virtual machine).
 
