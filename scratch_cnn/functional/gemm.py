@@ -8,10 +8,12 @@ arithmetic: OpenBLAS reaches 15-20 GFLOP/s on one core for ``(51200, 200) @ (200
 against about 90 for square products.
 
 OpenBLAS multiplies small matrices (``m*n*k`` up to about a million) with a kernel that
-reads its operands in place, without packing. So on NumPy the tall product is done as a
-stack of row blocks small enough for that kernel, one ``numpy.matmul`` call over the
-stack (NumPy loops over it in C), and the weight gradient as the sum of the blocks'
-``P_b^T @ G_b``. Measured on one core of the development machine (ms, float32)::
+reads its operands in place, without packing (products just above that are as slow as
+unblocked ones, e.g. 65536 x 76 x 32 in blocks of 256 rows: 3.0 ms, of 512: 5.5). So on
+NumPy the tall product is done as a stack of row blocks small enough for that kernel, one
+``numpy.matmul`` call over the stack (NumPy loops over it in C), and the weight gradient
+as the sum of the blocks' ``P_b^T @ G_b``. Measured on one core of the development
+machine (ms, float32)::
 
     shape (M, K, N)        P @ W: whole  blocks   P^T @ G: whole  blocks
     51200 x 200 x 8               9.6     6.2               13.5     6.4
@@ -31,8 +33,11 @@ import numpy as np
 
 Array = Any
 
-#: Largest ``m*n*k`` that OpenBLAS multiplies with its unpacked small-matrix kernel.
-SMALL_PRODUCT = 1_000_000
+#: Largest ``m*n*k`` of a block. OpenBLAS's unpacked small-matrix kernel takes products
+#: up to about a million; within that, blocks of 0.4-0.6 million were fastest on every
+#: shape of the catalog measured (e.g. 65536 x 76 x 96: 10.9 ms in blocks of 64 rows,
+#: 12.7 in blocks of 128 or unblocked).
+SMALL_PRODUCT = 640_000
 #: Row blocks between these sizes (powers of two); fewer rows cost more in calls.
 MIN_BLOCK_ROWS, MAX_BLOCK_ROWS = 32, 1024
 

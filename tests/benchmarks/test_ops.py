@@ -9,9 +9,12 @@ float32 GEMM rate measured in the same run). Run with::
 turns the JSON into the table (``python -m tests.benchmarks.summarize`` style script:
 ``python tests/benchmarks/summarize.py .benchmarks/ops.json``).
 
-Conv shapes are the conv layers of ``lenet5`` and ``vgg12_32`` on 32x32x3 inputs (SVHN /
-CIFAR-10, where the seed documents ran them). Both engines use the library defaults for
-threads (OpenBLAS and TensorFlow's intra-op pool: all cores); ``extra_info`` records them.
+Conv shapes are the conv layers of ``lenet5``, ``vgg12_32`` and ``vgg_b`` on 32x32x3
+inputs (SVHN / CIFAR-10, where the seed documents ran them). Both engines use the library
+defaults for threads (OpenBLAS and TensorFlow's intra-op pool: all cores); ``extra_info``
+records them. Convolution and pooling run in scratch_cnn as a model runs them in training
+(``scratch_cnn.parallel``): the batch in one shard per thread, BLAS at one thread per
+shard, the shards' kernel gradients summed.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from scratch_cnn import parallel
 from scratch_cnn.functional.activations import relu_backward, relu_forward
 from scratch_cnn.functional.convolution import conv2d_backward, conv2d_forward
 from scratch_cnn.functional.pooling import max_pool2d_backward, max_pool2d_forward
@@ -53,6 +57,19 @@ DENSE_LAYERS = {
     "dense_4096x1024": (4096, 1024),
 }
 POOL_LAYERS = {"maxpool_32x32x32": (32, 32, 32), "maxpool_16x16x64": (16, 16, 64)}
+
+
+def in_shards(shard_step):
+    """Run ``shard_step(rows, index)`` on one batch shard per thread, as a model does."""
+    shards = parallel.shard_slices(BATCH, parallel.engine_threads())
+
+    def step():
+        with parallel.blas_threads_limited_to(1):
+            return parallel.thread_team(len(shards)).map(
+                lambda index: shard_step(shards[index], index), len(shards)
+            )
+
+    return step
 
 
 def is_first_layer(layer):
@@ -90,15 +107,21 @@ def test_conv_scratch(benchmark, layer):
     w = rng.standard_normal((kernel, kernel, shape[2], filters), dtype=np.float32) * 0.1
     b = np.zeros(filters, np.float32)
     dy = rng.standard_normal((BATCH, shape[0], shape[1], filters), dtype=np.float32)
-    workspace = Workspace()  # a Conv2D layer keeps one
+    workspaces = [Workspace() for _ in range(BATCH)]  # a Conv2D layer keeps one per shard
+
+    def shard_step(rows, index):
+        z, cache = conv2d_forward(x[rows], w, b, (1, 1), "same", workspaces[index])
+        y = relu_forward(z)
+        dz = relu_backward(dy[rows], z, y)
+        return conv2d_backward(
+            dz, cache, w, need_input_grad=not is_first_layer(layer), workspace=workspaces[index]
+        )
+
+    shards = in_shards(shard_step)
 
     def step():
-        z, cache = conv2d_forward(x, w, b, (1, 1), "same", workspace)
-        y = relu_forward(z)
-        dz = relu_backward(dy, z, y)
-        return conv2d_backward(
-            dz, cache, w, need_input_grad=not is_first_layer(layer), workspace=workspace
-        )
+        results = shards()
+        return results[0][0], sum(r[1] for r in results), sum(r[2] for r in results)
 
     benchmark.pedantic(step, rounds=ROUNDS, warmup_rounds=2)
     record(benchmark, conv_flops(layer))
@@ -186,11 +209,11 @@ def test_maxpool_scratch(benchmark, layer):
     x = rng.standard_normal((BATCH, *shape), dtype=np.float32)
     dy = rng.standard_normal((BATCH, shape[0] // 2, shape[1] // 2, shape[2]), dtype=np.float32)
 
-    def step():
-        _, cache = max_pool2d_forward(x, (2, 2), (2, 2), "valid")
-        return max_pool2d_backward(dy, cache)
+    def shard_step(rows, index):
+        _, cache = max_pool2d_forward(x[rows], (2, 2), (2, 2), "valid")
+        return max_pool2d_backward(dy[rows], cache)
 
-    benchmark.pedantic(step, rounds=ROUNDS * 2, warmup_rounds=2)
+    benchmark.pedantic(in_shards(shard_step), rounds=ROUNDS * 2, warmup_rounds=2)
 
 
 @pytest.mark.parametrize("layer", sorted(POOL_LAYERS))

@@ -55,8 +55,8 @@ def test_blocked_products_match_the_plain_ones(rng, m, k, n, dtype):
 
 
 def test_block_rows_keep_blocks_within_the_small_matrix_kernel():
-    assert block_rows(200, 8) == 512
+    assert block_rows(200, 8) == 256
     assert block_rows(288, 32) == 64
     assert block_rows(800, 64) is None
-    for inner, columns in [(200, 8), (27, 32), (180, 20), (288, 32)]:
+    for inner, columns in [(200, 8), (27, 32), (180, 20), (288, 32), (76, 96)]:
         assert block_rows(inner, columns) * inner * columns <= 1_000_000
