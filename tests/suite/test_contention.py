@@ -15,6 +15,7 @@ from suite.contention import (
     MIN_EPOCH_SECONDS,
     OTHER_CORES_MARGIN,
     STEAL_PERCENT_LIMIT,
+    TOP_PROCESSES,
     ContentionProbe,
     classify_timing,
     other_cores_allowance,
@@ -162,18 +163,24 @@ def test_matmul_beside_a_busy_process_is_flagged_contended():
     "alone" cannot be guaranteed quiet (the ok case is checked on hand-made blocks above,
     and below only when the machine is seen to be idle).
     """
+    import psutil
+
     cores = len(ContentionProbe(threads=1).cpus)
     with load_generator.CompetingLoad(processes=1, seconds=30) as load:
+        spinner = psutil.Process(load.pids[0])
+        before = sum(spinner.cpu_times()[:2])
         block = matmul_epochs(ContentionProbe(threads=cores))
-        pids = set(load.pids)
+        spinner_seconds = sum(spinner.cpu_times()[:2]) - before
     quality, reason = classify_timing(block, threads=cores, cores=cores)
     assert quality == "contended", block
     assert "other processes used" in reason
     assert block["other_cores"] > other_cores_allowance(cores, cores)
-    # the busiest other process is one of ours, or another worker busier still
-    assert block["top_other_processes"]
-    busiest = block["top_other_processes"][0]
-    assert busiest["pid"] in pids or busiest["cpu_seconds"] >= 0.5 * block["epochs_wall_seconds"]
+    # the busiest other processes are named: the spinner, or (on a shared machine) others
+    # that used more CPU than it did
+    top = block["top_other_processes"]
+    if spinner.pid not in [entry["pid"] for entry in top]:
+        assert len(top) == TOP_PROCESSES, top
+        assert min(entry["cpu_seconds"] for entry in top) >= spinner_seconds - 0.05, top
 
 
 def test_matmul_alone_is_ok_when_the_machine_is_idle():
