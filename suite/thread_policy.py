@@ -17,10 +17,15 @@ The policy (:class:`BlasThreadPolicy`), applied to the scratch engine's runs:
 
 * **never oversubscribe**: at most as many BLAS threads as cores this process may use
   (``os.sched_getaffinity``), whatever ``--threads`` says;
-* **by GEMM size** (:func:`model_gemm_sizes`): a model whose GEMMs per training step are
-  all smaller than :data:`SMALL_GEMM_MNK` multiply-adds (``m * n * k``) trains with 1
-  thread, because splitting GEMMs that small buys nothing on a quiet machine (the
-  dense nets: measured in docs/performance.md) and costs a collapse on a busy one;
+* **by GEMM size** (:func:`model_gemm_sizes`): a model whose GEMMs per training step
+  add up to fewer than :data:`SMALL_STEP_MNK` multiply-adds (``sum of m * n * k``) trains
+  with 1 thread. That is the size below which the engine does not split a batch into
+  shards for its threads (:func:`scratch_cnn.parallel.shard_count`: 2 shards need
+  2 x 2e7 multiply-adds), so OpenBLAS's own splitting of each GEMM would be the only
+  parallelism left, and for GEMMs that small it buys nothing on a quiet machine (the
+  dense nets: measured in docs/performance.md) and costs a collapse on a busy one. The
+  engine reads its thread count from the BLAS (:func:`scratch_cnn.parallel.blas_threads`),
+  so the count set here is the engine's;
 * **by load** (:meth:`BlasThreadPolicy.before_epoch`): before each epoch, the cores other
   processes used on this process's cores since the previous epoch
   (:class:`suite.contention.OtherWorkMeter`); when that exceeds a quarter of a core, the
@@ -48,9 +53,10 @@ from suite.contention import OTHER_CORES_MARGIN, OtherWorkMeter, usable_cpus
 #: Policy names: ``auto`` = size and load, ``size``, ``load``, ``off`` = the fixed count.
 POLICIES = ("auto", "size", "load", "off")
 
-#: A model whose largest GEMM per training step has fewer multiply-adds than this trains
-#: with one BLAS thread (see the module docstring and docs/performance.md).
-SMALL_GEMM_MNK = 32_000_000
+#: A model whose GEMMs per training step add up to fewer multiply-adds than this trains
+#: with one BLAS thread (see the module docstring and docs/performance.md): twice
+#: ``scratch_cnn.parallel.shard_count``'s minimum work per shard.
+SMALL_STEP_MNK = 40_000_000
 
 #: Shortest interval over which other processes' use is judged; shorter ones are
 #: extended by a short wait (10 ms ``/proc/stat`` ticks make them too coarse).
@@ -131,6 +137,7 @@ class BlasThreadPolicy:
         # never more BLAS threads than cores the process may use (unless the policy is off)
         self.cap = self.requested if policy == "off" else min(self.requested, self.cores)
         self.largest_gemm_mnk: int | None = None
+        self.step_mnk: int | None = None
         self.epoch_threads: list[int] = []
         self.epoch_other_cores: list[float | None] = []
         self.current: int | None = None
@@ -152,9 +159,10 @@ class BlasThreadPolicy:
         int
             The BLAS thread count now.
         """
-        sizes = model_gemm_sizes(model, batch_size)
-        self.largest_gemm_mnk = max((m * n * k for m, n, k in sizes), default=0)
-        if self.policy in ("auto", "size") and self.largest_gemm_mnk < SMALL_GEMM_MNK:
+        products = [m * n * k for m, n, k in model_gemm_sizes(model, batch_size)]
+        self.largest_gemm_mnk = max(products, default=0)
+        self.step_mnk = sum(products)
+        if self.policy in ("auto", "size") and self.step_mnk < SMALL_STEP_MNK:
             self.cap = 1
         return self._apply(self.cap)
 
@@ -204,8 +212,9 @@ class BlasThreadPolicy:
             "requested_threads": self.requested,
             "usable_cores": self.cores,
             "cap": self.cap,
+            "step_mnk": self.step_mnk,
             "largest_gemm_mnk": self.largest_gemm_mnk,
-            "small_gemm_mnk": SMALL_GEMM_MNK,
+            "small_step_mnk": SMALL_STEP_MNK,
             "epoch_blas_threads": list(self.epoch_threads),
             "epoch_other_cores_before": list(self.epoch_other_cores),
         }

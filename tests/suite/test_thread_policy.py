@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from suite import thread_policy
-from suite.thread_policy import SMALL_GEMM_MNK, BlasThreadPolicy, model_gemm_sizes
+from suite.thread_policy import SMALL_STEP_MNK, BlasThreadPolicy, model_gemm_sizes
 
 TOOLS = Path(__file__).resolve().parents[2] / "tools"
 
@@ -69,7 +69,8 @@ def test_small_gemms_get_one_thread(applied):
     model = small_model([Flatten(), Dense(16), Dense(10)])
     policy = BlasThreadPolicy(threads=2, policy="size", cpus=[0, 1])
     assert policy.for_model(model, batch_size=32) == 1
-    assert policy.largest_gemm_mnk == 32 * 16 * 64 < SMALL_GEMM_MNK
+    assert policy.largest_gemm_mnk == 32 * 16 * 64
+    assert policy.step_mnk == 32 * 16 * 64 + 32 * 10 * 16 < SMALL_STEP_MNK
     assert applied == [2, 1]
     # "off" and "load" leave the size alone
     for name in ("off", "load"):
@@ -77,7 +78,7 @@ def test_small_gemms_get_one_thread(applied):
 
 
 def test_large_gemms_keep_the_threads(applied, monkeypatch):
-    monkeypatch.setattr(thread_policy, "SMALL_GEMM_MNK", 10)
+    monkeypatch.setattr(thread_policy, "SMALL_STEP_MNK", 10)
     from scratch_cnn import Dense, Flatten
 
     model = small_model([Flatten(), Dense(16), Dense(10)])
