@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import numpy as np
@@ -239,6 +240,8 @@ class Sequential:
             shards = self._shards(x)
             if len(shards) > 1:
                 return self._sharded_forward(x, shards)
+            with self._one_thread_if_light(x):
+                return _forward_layers(self.layers, x, training)
         return _forward_layers(self.layers, x, training)
 
     def backward_from_loss(self, y_true: Array, output: Array) -> Array:
@@ -296,9 +299,10 @@ class Sequential:
                 output, loss = self._sharded_forward_backward(x, y_true, shards)
                 self.optimizer.apply(self._weight_slots())
         else:
-            output = _forward_layers(self.layers, x, training=True)
-            loss = self.backward_from_loss(y_true, output)
-            self.optimizer.apply(self._weight_slots())
+            with self._one_thread_if_light(x):
+                output = _forward_layers(self.layers, x, training=True)
+                loss = self.backward_from_loss(y_true, output)
+                self.optimizer.apply(self._weight_slots())
         self._lap("optimizer update")
         return loss, training.count_correct(output, y_true)
 
@@ -310,6 +314,12 @@ class Sequential:
             return [slice(0, batch)]
         count = parallel.shard_count(batch, self._work_per_sample)
         return parallel.shard_slices(batch, count)
+
+    def _one_thread_if_light(self, x: Array) -> AbstractContextManager:
+        """BLAS held to one thread for a step too light to share (``parallel.is_light``)."""
+        if self.device.name == "cpu" and parallel.is_light(int(x.shape[0]), self._work_per_sample):
+            return parallel.blas_threads_limited_to(1)
+        return nullcontext()
 
     def _replicas(self, count: int) -> list[list[Layer]]:
         """The layers per shard: shard 0 is the model's own, the others their twins."""

@@ -176,6 +176,19 @@ def shard_count(batch_size: int, work_per_sample: float, min_work: float = 2e7) 
     return max(1, min(threads, by_work, by_rows))
 
 
+def is_light(batch_size: int, work_per_sample: float, min_work: float = 2e7) -> bool:
+    """Whether a batch is too little work for more than one thread, BLAS's included.
+
+    Such steps (dense nets on MNIST: products of 128 x 784 x 128) gain nothing from a
+    second BLAS thread on a quiet machine, and on a busy one OpenBLAS's threads wait for
+    each other for milliseconds per product (a 2 ms step took 150 ms beside a load of
+    5 on two cores), so the engine runs them on one thread.
+    """
+    if os.environ.get(SHARDS_ENV_VAR, "1") == "0":
+        return False
+    return batch_size * work_per_sample < 2 * min_work
+
+
 def split_batch(array: Any, slices: Sequence[slice]) -> list[Any]:
     """Views of ``array``'s rows, one per slice."""
     return [array[part] for part in slices]

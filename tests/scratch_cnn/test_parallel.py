@@ -90,3 +90,21 @@ def test_threaded_transposed_product_and_the_engine_thread_count(rng):
         assert parallel.blas_threads() == 1
         assert parallel.engine_threads() == outside
     assert parallel.blas_threads() == outside
+
+
+def test_light_steps_hold_blas_to_one_thread(monkeypatch):
+    seen = []
+    model = sc.Sequential([sc.Input((4,)), sc.Dense(3, activation="softmax")], seed=0)
+    model.compile("adam", "categorical_crossentropy")
+    original = parallel.blas_threads_limited_to
+
+    def spy(threads):
+        seen.append(threads)
+        return original(threads)
+
+    monkeypatch.setattr(parallel, "blas_threads_limited_to", spy)
+    model.train_on_batch(np.zeros((2, 4)), [0, 1])
+    assert seen == [1]
+    monkeypatch.setenv(parallel.SHARDS_ENV_VAR, "0")
+    model.train_on_batch(np.zeros((2, 4)), [0, 1])
+    assert seen == [1]
