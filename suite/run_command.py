@@ -87,6 +87,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--quiet", action="store_true", help="no progress bars and no per-run lines"
     )
     parser.add_argument(
+        "--thread-policy",
+        choices=("auto", "size", "load", "off"),
+        default="auto",
+        help="scratch_cnn's BLAS threads: auto = fewer threads for small GEMMs and while other "
+        "processes use the cores (docs/performance.md), off = always --threads",
+    )
+    parser.add_argument(
         "--inline",
         action="store_true",
         help="run every engine in this process instead of one worker process per engine "
@@ -142,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         download=args.download,
         inline=args.inline,
+        thread_policy=args.thread_policy,
     )
     try:  # the local executor, or the Dask one for --scheduler / --local-cluster
         runner = runner_for_arguments(matrix, options, args)

@@ -139,6 +139,10 @@ class Engine(ABC):
         """``"logits"`` or ``"clipped"``: how a saturated softmax's loss is computed."""
         return None
 
+    def run_details(self, model: Any) -> dict[str, Any]:
+        """Engine-specific figures of the run just trained, merged into its timings."""
+        return {}
+
     def environment(self) -> dict[str, Any]:
         """What this engine adds to the run's environment block (libraries, backend)."""
         return {}

@@ -5,20 +5,33 @@ Imports scratch_cnn only; a scratch worker never loads TensorFlow, Keras, JAX or
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
 
 from suite.engines.base import INFERENCE_BATCH_SIZE, Engine
 
+#: environment variable naming the BLAS thread policy of scratch runs (suite.thread_policy)
+THREAD_POLICY_ENV_VAR = "CNNBENCH_SCRATCH_THREAD_POLICY"
+
 
 class ScratchEngine(Engine):
     """Builds, trains and queries ``scratch_cnn`` models on the spec's device."""
+
+    _threads: int | None = None
+    _policy: Any = None
 
     @property
     def device(self) -> str:
         """``"cpu"`` or ``"gpu"``."""
         return self.spec.option
+
+    def setup(self, threads: int | None) -> dict[str, Any]:
+        """Pin NumPy's BLAS threads (see Engine); remember them for the thread policy."""
+        settings = super().setup(threads)
+        self._threads = settings.get("threads")
+        return settings
 
     def build(
         self,
@@ -42,7 +55,22 @@ class ScratchEngine(Engine):
             loss=loss,
             metrics=list(compile_config.get("metrics", ["accuracy"])),
         )
+        self._policy = self._thread_policy()
         return model
+
+    def _thread_policy(self) -> Any:
+        """A fresh BLAS thread policy for a run on the CPU (None on a GPU or unset threads)."""
+        if self.device != "cpu" or self._threads is None:
+            return None
+        from suite.thread_policy import BlasThreadPolicy
+
+        return BlasThreadPolicy(self._threads, os.environ.get(THREAD_POLICY_ENV_VAR, "auto"))
+
+    def run_details(self, model: Any) -> dict[str, Any]:
+        """What the BLAS thread policy chose in each epoch of the run."""
+        if self._policy is None:
+            return {}
+        return {"blas_thread_policy": self._policy.as_dict()}
 
     def crossentropy_form(self, model: Any) -> str:
         """``"logits"`` or ``"clipped"``: how a saturated softmax's loss is computed."""
@@ -66,7 +94,14 @@ class ScratchEngine(Engine):
     def fit_epoch(
         self, model: Any, x: np.ndarray, y: np.ndarray, batch_size: int
     ) -> tuple[dict[str, float], float]:
-        """One epoch over ``x`` in the given order; the batch loop's seconds (see Engine)."""
+        """One epoch over ``x`` in the given order; the batch loop's seconds (see Engine).
+
+        The BLAS thread count for the epoch comes from the run's policy
+        (:mod:`suite.thread_policy`: by GEMM size and by the machine's load), set between
+        epochs, outside the clock.
+        """
+        if self._policy is not None:
+            self._policy.for_epoch(model, batch_size)
         history = model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
         logs = {key: float(values[-1]) for key, values in history.history.items()}
         return logs, float(history.epoch_times[-1])

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from suite.engines.scratch import THREAD_POLICY_ENV_VAR
 from suite.engines.spec import EngineSpec, parse_engine_spec
 from suite.matrix import Cell, Matrix
 from suite.results import DONE_STATUSES, RESULTS_FILE_NAME, ResultsStore, new_record_fields
@@ -59,6 +60,7 @@ class RunOptions:
     data_dir: str | None = None
     download: bool = False
     inline: bool = False
+    thread_policy: str = "auto"
 
     @property
     def results_path(self) -> Path:
@@ -201,7 +203,10 @@ class MatrixRunner:
             download=options.download,
             device=options.device,
             # on the CPU, no backend may place its work on a GPU the harness did not ask for
-            extra_environment={"CUDA_VISIBLE_DEVICES": "-1"} if options.device == "cpu" else {},
+            extra_environment={
+                THREAD_POLICY_ENV_VAR: options.thread_policy,
+                **({"CUDA_VISIBLE_DEVICES": "-1"} if options.device == "cpu" else {}),
+            },
         )
         self.startup_errors: dict[str, str] = {}
 

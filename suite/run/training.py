@@ -267,6 +267,7 @@ def train_one(
         "rss_before_run_bytes": rss_before,
         "peak_gpu_bytes": engine.peak_device_memory_bytes(model),
     }
+    result["timings"].update(engine.run_details(model))
     quality, reason = "unknown", None
     if contention is not None:
         from suite.contention import classify_timing
