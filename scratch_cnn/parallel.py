@@ -33,6 +33,10 @@ Result = TypeVar("Result")
 
 #: Environment variable that switches batch sharding off ("0"), e.g. to compare.
 SHARDS_ENV_VAR = "CNNBENCH_SCRATCH_SHARDS"
+#: Work (multiply-adds' worth, ``Sequential``'s estimate) below which a shard is not worth
+#: a thread: about 5 ms on one core here. Waking a thread costs tens of microseconds on a
+#: quiet machine but milliseconds on a busy one, so small steps stay on one thread.
+MIN_SHARD_WORK = 5e7
 
 
 @cache
@@ -148,7 +152,7 @@ def thread_team(threads: int) -> ThreadTeam:
     return ThreadTeam(threads)
 
 
-def shard_count(batch_size: int, work_per_sample: float, min_work: float = 2e7) -> int:
+def shard_count(batch_size: int, work_per_sample: float, min_work: float = MIN_SHARD_WORK) -> int:
     """How many shards a batch should be split into on the CPU (1: do not split).
 
     Parameters
@@ -157,8 +161,7 @@ def shard_count(batch_size: int, work_per_sample: float, min_work: float = 2e7) 
     work_per_sample : float
         Multiply-adds of one sample's forward pass (a cost estimate).
     min_work : float
-        Below this many multiply-adds per shard the threads cost more than they save
-        (a dispatch and a join are tens of microseconds).
+        Below this much work per shard the threads cost more than they save.
 
     Returns
     -------
@@ -176,7 +179,7 @@ def shard_count(batch_size: int, work_per_sample: float, min_work: float = 2e7) 
     return max(1, min(threads, by_work, by_rows))
 
 
-def is_light(batch_size: int, work_per_sample: float, min_work: float = 2e7) -> bool:
+def is_light(batch_size: int, work_per_sample: float, min_work: float = MIN_SHARD_WORK) -> bool:
     """Whether a batch is too little work for more than one thread, BLAS's included.
 
     Such steps (dense nets on MNIST: products of 128 x 784 x 128) gain nothing from a

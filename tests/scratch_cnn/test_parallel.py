@@ -73,13 +73,16 @@ def test_a_failing_shard_raises_after_every_shard_has_finished():
 def test_light_models_and_one_blas_thread_are_not_sharded(monkeypatch):
     monkeypatch.setattr(parallel, "blas_threads", lambda: 2)
     assert parallel.shard_count(128, 1e3) == 1  # too little work per shard
+    assert parallel.is_light(128, 1e3)
     assert parallel.shard_count(128, 1e7) == 2
-    assert parallel.shard_count(12, 1e7) == 1  # fewer than 8 rows per shard
+    assert not parallel.is_light(128, 1e7)
+    assert parallel.shard_count(12, 1e8) == 1  # fewer than 8 rows per shard
     monkeypatch.setattr(parallel, "blas_threads", lambda: 1)
     assert parallel.shard_count(128, 1e7) == 1
     monkeypatch.setattr(parallel, "blas_threads", lambda: 2)
     monkeypatch.setenv(parallel.SHARDS_ENV_VAR, "0")
     assert parallel.shard_count(128, 1e7) == 1
+    assert not parallel.is_light(128, 1e3)
 
 
 def test_threaded_transposed_product_and_the_engine_thread_count(rng):
