@@ -41,15 +41,24 @@ MIN_SHARD_WORK = 5e7
 
 @cache
 def _blas_controller() -> Any | None:
-    """threadpoolctl's controller of the BLAS NumPy uses (None without threadpoolctl/BLAS)."""
+    """threadpoolctl's controller of the BLAS NumPy uses (None without threadpoolctl/BLAS).
+
+    A process may hold several BLAS libraries (SciPy ships its own OpenBLAS, loaded first
+    once Keras or scikit-learn import SciPy); NumPy's is the one inside NumPy's package.
+    """
     try:
         from threadpoolctl import ThreadpoolController
     except ImportError:  # pragma: no cover - threadpoolctl is a dependency
         return None
-    for library in ThreadpoolController().lib_controllers:
-        if library.user_api == "blas":
+    libraries = [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
+    numpy_folder = os.path.dirname(os.path.dirname(np.__file__))
+    for library in libraries:
+        path = os.path.normpath(str(getattr(library, "filepath", "")))
+        if os.path.basename(os.path.dirname(path)).startswith("numpy") or path.startswith(
+            os.path.join(numpy_folder, "numpy")
+        ):
             return library
-    return None
+    return libraries[0] if libraries else None
 
 
 def blas_threads() -> int:

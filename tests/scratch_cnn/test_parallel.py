@@ -111,3 +111,14 @@ def test_light_steps_hold_blas_to_one_thread(monkeypatch):
     monkeypatch.setenv(parallel.SHARDS_ENV_VAR, "0")
     model.train_on_batch(np.zeros((2, 4)), [0, 1])
     assert seen == [1]
+
+
+def test_the_blas_that_is_limited_is_numpys_even_with_scipys_loaded_first():
+    pytest.importorskip("scipy.linalg")
+    from threadpoolctl import threadpool_info
+
+    paths = [info["filepath"] for info in threadpool_info() if info["user_api"] == "blas"]
+    numpy_paths = [path for path in paths if "numpy" in path]
+    if not numpy_paths:
+        pytest.skip(f"NumPy's BLAS is not a bundled library here: {paths}")
+    assert parallel._blas_controller().filepath in numpy_paths
