@@ -43,6 +43,9 @@ Array = Any
 #: Values per block of Adam's NumPy path (measured: 2^12 pays for the calls, 2^22 no
 #: longer fits the cache; 2^17-2^19 are equally fast).
 UPDATE_BLOCK = 1 << 17
+#: Smaller weights take the plain expressions below (the same operations in the same
+#: order): for a bias of 128 values the blocks' bookkeeping costs more than the update.
+BLOCKED_UPDATE_SIZE = 1 << 16
 #: Weights with at least this many values are updated by every BLAS thread.
 PARALLEL_UPDATE_SIZE = 1 << 20
 
@@ -195,7 +198,11 @@ class Adam(Optimizer):
             state = self._state[key] = {"m": xp.zeros_like(weight), "v": xp.zeros_like(weight)}
         m, v = state["m"], state["v"]
         arrays = (weight, gradient, m, v)
-        if xp is np and all(a.flags.c_contiguous and a.dtype == weight.dtype for a in arrays):
+        if (
+            xp is np
+            and weight.size >= BLOCKED_UPDATE_SIZE
+            and all(a.flags.c_contiguous and a.dtype == weight.dtype for a in arrays)
+        ):
             self._update_in_blocks(*(np.reshape(a, -1) for a in arrays))
             return weight
         m += (gradient - m) * (1.0 - self.beta_1)
