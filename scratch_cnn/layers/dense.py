@@ -104,6 +104,7 @@ class Dense(WeightedLayer):
         self._weight_gradients(x, grad, threads=len(shards))
         for shard in shards:
             shard._grad_preactivation = None
+        self._lap("weight gradient")
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
