@@ -124,8 +124,11 @@ def worker_main(connection: Any, spec: str, config: WorkerConfig) -> None:
         engine = create_engine(spec)
         thread_settings = engine.setup(config.threads)
         environment = worker_environment(engine, thread_settings, config.device)
-        # what every run imports (data loaders, metrics) belongs to the baseline too, so a
-        # run's peak over the baseline is what the engine itself used
+        # what every run imports (data loaders, metrics, scikit-learn's digits loader with
+        # SciPy) belongs to the baseline too, so a run's peak over the baseline is what the
+        # run itself used
+        import sklearn.datasets  # noqa: F401
+
         import datasets  # noqa: F401
         import suite.metrics  # noqa: F401
 
