@@ -28,6 +28,7 @@ import numpy as np
 
 from scratch_cnn.host_memory import release_freed_memory, retain_freed_memory
 from suite import metrics as metrics_module
+from suite.contention import ContentionProbe, classify_timing, usable_cpus
 from suite.engines.base import Engine
 from suite.run.data import DataCache
 from suite.timing import Stopwatch, current_rss_bytes, peak_rss_bytes, reset_peak_rss
@@ -72,10 +73,8 @@ def failure_text(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}\n{tail}"
 
 
-def _contention_probe(threads: int | None) -> Any:
+def _contention_probe(threads: int | None) -> ContentionProbe:
     """The contention probe of :mod:`suite.contention` for a run given ``threads``."""
-    from suite.contention import ContentionProbe, usable_cpus
-
     return ContentionProbe(threads=threads or len(usable_cpus()))
 
 
@@ -268,12 +267,8 @@ def train_one(
         "peak_gpu_bytes": engine.peak_device_memory_bytes(model),
     }
     result["timings"].update(engine.run_details(model))
-    quality, reason = "unknown", None
-    if contention is not None:
-        from suite.contention import classify_timing
-
-        result["timings"]["contention"] = contention
-        quality, reason = classify_timing(contention, probe.threads, len(probe.cpus))
+    result["timings"]["contention"] = contention
+    quality, reason = classify_timing(contention, probe.threads, len(probe.cpus))
     result["timing_quality"] = quality
     result["timing_quality_reason"] = reason
     result["curves"] = curves
