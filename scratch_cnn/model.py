@@ -344,8 +344,11 @@ class Sequential:
             last.preactivation = xp.concat([layers[-1].preactivation for layers in replicas])
 
     def _run_shards(self, task: Callable[[int], Any], count: int) -> list[Any]:
+        # The batch's split is planned (parallel.plan_shards_for); the threads that run
+        # it are the ones the engine has now, each taking several shards when fewer.
+        threads = min(count, parallel.engine_threads())
         with parallel.blas_threads_limited_to(1):
-            results = parallel.thread_team(count).map(task, count)
+            results = parallel.thread_team(threads).map(task, count)
         self._lap("shard wait")
         return results
 

@@ -13,6 +13,13 @@ The thread count is the BLAS's: whatever the caller gave OpenBLAS (``threadpoolc
 ``OPENBLAS_NUM_THREADS``, ``cnnbench --threads``) is what the engine uses, so a harness
 that pins threads pins the engine too.
 
+How many shards a batch is split into decides the order of the gradient sums, and so
+the last bits of every weight. A harness that lowers the thread count while a run goes
+on (``suite.thread_policy`` does when another process takes a core) therefore fixes the
+split first with :func:`plan_shards_for`: the batch is still cut for the planned number
+of threads, and the fewer threads that are running take several shards each. The
+numbers a run computes then depend on its plan, not on the machine's load.
+
 This is the engine's NumPy-only fast path (CuPy and the strict Array API namespace run
 the plain single-shard path); ``tests/scratch_cnn/test_parallel.py`` checks it against the
 plain path.
@@ -101,6 +108,28 @@ def engine_threads() -> int:
     return _saved_counts[0] if _saved_counts else blas_threads()
 
 
+#: Threads the batch is split for, when a harness has fixed it (:func:`plan_shards_for`).
+_planned_threads: int | None = None
+
+
+def plan_shards_for(threads: int | None) -> None:
+    """Split batches for ``threads`` threads from now on, whatever the BLAS count is.
+
+    Parameters
+    ----------
+    threads : int or None
+        The thread count the split is planned for; None goes back to following the
+        BLAS's count (the default).
+    """
+    global _planned_threads
+    _planned_threads = None if threads is None else max(1, int(threads))
+
+
+def planned_threads() -> int:
+    """The thread count a batch is split for: the plan, or the BLAS's count without one."""
+    return _planned_threads if _planned_threads is not None else blas_threads()
+
+
 def shard_slices(size: int, count: int) -> list[slice]:
     """Split ``range(size)`` into ``count`` contiguous slices of near-equal length."""
     bounds = [size * index // count for index in range(count + 1)]
@@ -125,33 +154,33 @@ class ThreadTeam:
         )
 
     def map(self, task: Callable[[int], Result], count: int) -> list[Result]:
-        """Run ``task(0) ... task(count - 1)`` at once; task 0 runs in the calling thread.
+        """Run ``task(0) ... task(count - 1)`` on the team; the caller's thread takes part.
 
-        NumPy's floating-point error settings are per thread: the caller's apply to every
-        task. The first exception is raised once every task has finished.
+        With more tasks than threads, thread ``t`` runs tasks ``t, t + threads, ...`` in
+        turn. NumPy's floating-point error settings are per thread: the caller's apply to
+        every task. The first exception is raised once every task has finished.
         """
         if count == 1 or self._pool is None:
             return [task(index) for index in range(count)]
         settings = np.geterr()
-
-        def run(index: int) -> Result:
-            with np.errstate(**settings):
-                return task(index)
-
-        futures = [self._pool.submit(run, index) for index in range(1, count)]
+        lanes = min(self.threads, count)
         results: list[Any] = [None] * count
-        error: BaseException | None = None
-        try:
-            results[0] = task(0)
-        except BaseException as raised:  # wait for the others before raising
-            error = raised
-        for index, future in enumerate(futures, start=1):
-            try:
-                results[index] = future.result()
-            except BaseException as raised:
-                error = error or raised
-        if error is not None:
-            raise error
+        errors: list[BaseException] = []
+
+        def run_lane(lane: int) -> None:
+            with np.errstate(**settings):
+                for index in range(lane, count, lanes):
+                    try:
+                        results[index] = task(index)
+                    except BaseException as raised:  # the lane's other tasks still run
+                        errors.append(raised)
+
+        futures = [self._pool.submit(run_lane, lane) for lane in range(1, lanes)]
+        run_lane(0)
+        for future in futures:
+            future.result()
+        if errors:
+            raise errors[0]
         return results
 
 
@@ -175,12 +204,12 @@ def shard_count(batch_size: int, work_per_sample: float, min_work: float = MIN_S
     Returns
     -------
     int
-        The BLAS thread count, fewer for small batches or light models, 1 when
-        ``CNNBENCH_SCRATCH_SHARDS=0``.
+        The planned thread count (:func:`planned_threads`), fewer for small batches or
+        light models, 1 when ``CNNBENCH_SCRATCH_SHARDS=0``.
     """
     if os.environ.get(SHARDS_ENV_VAR, "1") == "0":
         return 1
-    threads = blas_threads()
+    threads = planned_threads()
     if threads <= 1:
         return 1
     by_work = int(batch_size * work_per_sample // min_work) if work_per_sample > 0 else 1

@@ -108,6 +108,9 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         if getattr(model, "output_shape", None) is None:
             model.build(shape)
         policy.for_model(model, batch_size)
+        from scratch_cnn import parallel
+
+        parallel.plan_shards_for(policy.cap)  # as suite.engines.scratch does
     blas_threads: list[int] = []
 
     def epoch() -> float:

@@ -100,8 +100,16 @@ class ScratchEngine(Engine):
         (:mod:`suite.thread_policy`: by GEMM size and by the machine's load), set between
         epochs, outside the clock.
         """
+        from scratch_cnn import parallel
+
         if self._policy is not None:
             self._policy.for_epoch(model, batch_size)
+            # The batch is split for the run's thread cap, not for the epoch's count: the
+            # load-driven count must not change the order of the gradient sums (and so
+            # the weights) between two runs of the same task.
+            parallel.plan_shards_for(self._policy.cap)
+        else:
+            parallel.plan_shards_for(None)
         history = model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
         logs = {key: float(values[-1]) for key, values in history.history.items()}
         return logs, float(history.epoch_times[-1])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 import scratch_cnn as sc
 from scratch_cnn import parallel
@@ -122,3 +123,43 @@ def test_the_blas_that_is_limited_is_numpys_even_with_scipys_loaded_first():
     if not numpy_paths:
         pytest.skip(f"NumPy's BLAS is not a bundled library here: {paths}")
     assert parallel._blas_controller().filepath in numpy_paths
+
+
+def test_a_planned_split_gives_the_same_bits_on_fewer_threads(rng, monkeypatch):
+    """The load-driven thread count (suite.thread_policy) must not change the numbers."""
+    x, y = rng.normal(size=(40, 10, 10, 2)), rng.integers(0, 3, 40)
+    original = parallel.shard_count
+    monkeypatch.setattr(
+        parallel, "shard_count", lambda batch, work, min_work=0: original(batch, work, 1.0)
+    )
+    teams = []
+    real_team = parallel.thread_team
+    monkeypatch.setattr(parallel, "thread_team", lambda n: teams.append(n) or real_team(n))
+
+    def fit_with(blas: int) -> list[np.ndarray]:
+        model = build()
+        # as suite.thread_policy sets it: the BLAS's count itself, not an engine block
+        with threadpool_limits(blas, user_api="blas"):
+            model.fit(x, y, batch_size=16, epochs=2, shuffle=True, seed=1, verbose=0)
+        return model.get_weights()
+
+    try:
+        parallel.plan_shards_for(2)
+        assert parallel.planned_threads() == 2
+        two = fit_with(2)
+        assert 2 in teams
+        teams.clear()
+        one = fit_with(1)
+        assert teams and set(teams) == {1}  # the two shards ran one after the other
+    finally:
+        parallel.plan_shards_for(None)
+    for a, b in zip(two, one, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert parallel.planned_threads() == parallel.blas_threads()
+
+
+def test_a_team_smaller_than_the_task_count_runs_every_task_once():
+    ran = []
+    results = parallel.thread_team(2).map(lambda index: ran.append(index) or index * 10, 5)
+    assert results == [0, 10, 20, 30, 40]
+    assert sorted(ran) == [0, 1, 2, 3, 4]
