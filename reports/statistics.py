@@ -338,6 +338,28 @@ def steady_epoch_log_ratios(
     return np.concatenate(per_seed), weights, len(per_seed)
 
 
+def _too_few_seeds(estimate: float, seeds: int) -> PairedVerdict:
+    """The verdict with fewer than :data:`MIN_SEEDS_FOR_VERDICT` paired seeds: none."""
+    method = METHOD_TOO_FEW.format(n=seeds, minimum=MIN_SEEDS_FOR_VERDICT)
+    return PairedVerdict(estimate, math.nan, math.nan, math.nan, seeds, method,
+                         NO_CLEAR_DIFFERENCE, None)  # fmt: skip
+
+
+def _seed_interval(values: np.ndarray, confidence: float) -> tuple[float, float, float, str] | None:
+    """``(low, high, p-value, method)`` of paired per-seed values; None with too few.
+
+    With enough seeds for the confidence, the sign-flip test's interval; below that, the
+    range of the values (p-value NaN), which a caller may widen with more evidence.
+    """
+    seeds = int(values.size)
+    if seeds < MIN_SEEDS_FOR_VERDICT:
+        return None
+    if seeds >= seed_level_minimum(confidence):
+        result = sign_flip_test(values, confidence=confidence)
+        return result.low, result.high, result.pvalue, METHOD_SEEDS.format(n=seeds)
+    return float(values.min()), float(values.max()), math.nan, METHOD_RANGE.format(n=seeds)
+
+
 def time_verdict(
     first_seconds: Sequence[float] | np.ndarray,
     second_seconds: Sequence[float] | np.ndarray,
@@ -374,27 +396,21 @@ def time_verdict(
     log_ratios = np.log(b[valid] / a[valid])
     seeds = int(log_ratios.size)
     estimate = float(np.exp(log_ratios.mean())) if seeds else math.nan
-    pvalue = math.nan
-    if seeds < MIN_SEEDS_FOR_VERDICT:
-        method = METHOD_TOO_FEW.format(n=seeds, minimum=MIN_SEEDS_FOR_VERDICT)
-        return PairedVerdict(estimate, math.nan, math.nan, pvalue, seeds, method,
-                             NO_CLEAR_DIFFERENCE, None)  # fmt: skip
-    if seeds >= seed_level_minimum(confidence):
-        result = sign_flip_test(log_ratios, confidence=confidence)
-        low, high, pvalue = result.low, result.high, result.pvalue
-        method = METHOD_SEEDS.format(n=seeds)
-    else:
-        low, high = float(log_ratios.min()), float(log_ratios.max())
-        method = METHOD_RANGE.format(n=seeds)
-        if first_epochs is not None and second_epochs is not None:
-            kept = np.flatnonzero(valid)
-            values, weights, epoch_seeds = steady_epoch_log_ratios(
-                [first_epochs[i] for i in kept], [second_epochs[i] for i in kept]
-            )
-            if epoch_seeds == seeds:
-                result = sign_flip_test(values, weights, confidence=confidence)
-                low, high = min(low, result.low), max(high, result.high)
-                method = METHOD_EPOCHS.format(epochs=values.size, n=seeds)
+    interval = _seed_interval(log_ratios, confidence)
+    if interval is None:
+        return _too_few_seeds(estimate, seeds)
+    low, high, pvalue, method = interval
+    few_seeds = seeds < seed_level_minimum(confidence)
+    if few_seeds and first_epochs is not None and second_epochs is not None:
+        # too few seeds for a seed-level interval: widen their range by the epochs' test
+        kept = np.flatnonzero(valid)
+        values, weights, epoch_seeds = steady_epoch_log_ratios(
+            [first_epochs[i] for i in kept], [second_epochs[i] for i in kept]
+        )
+        if epoch_seeds == seeds:
+            result = sign_flip_test(values, weights, confidence=confidence)
+            low, high = min(low, result.low), max(high, result.high)
+            method = METHOD_EPOCHS.format(epochs=values.size, n=seeds)
     verdict, winner = NO_CLEAR_DIFFERENCE, None
     if high < 0:
         verdict, winner = faster(second), second
@@ -432,18 +448,10 @@ def accuracy_verdict(
     differences = b[valid] - a[valid]
     seeds = int(differences.size)
     estimate = float(differences.mean()) if seeds else math.nan
-    pvalue = math.nan
-    if seeds < MIN_SEEDS_FOR_VERDICT:
-        method = METHOD_TOO_FEW.format(n=seeds, minimum=MIN_SEEDS_FOR_VERDICT)
-        return PairedVerdict(estimate, math.nan, math.nan, pvalue, seeds, method,
-                             NO_CLEAR_DIFFERENCE, None)  # fmt: skip
-    if seeds >= seed_level_minimum(confidence):
-        result = sign_flip_test(differences, confidence=confidence)
-        low, high, pvalue = result.low, result.high, result.pvalue
-        method = METHOD_SEEDS.format(n=seeds)
-    else:
-        low, high = float(differences.min()), float(differences.max())
-        method = METHOD_RANGE.format(n=seeds)
+    interval = _seed_interval(differences, confidence)
+    if interval is None:
+        return _too_few_seeds(estimate, seeds)
+    low, high, pvalue, method = interval
     verdict, winner = NO_CLEAR_DIFFERENCE, None
     if high < 0:
         verdict, winner = more_accurate(first), first

@@ -426,10 +426,14 @@ def classify_timing(
         per_epoch and busy_epochs / len(per_epoch) >= CONTENDED_EPOCH_FRACTION
     ):
         shown = other if other is not None else max(per_epoch)
+        epochs = (
+            f"over {allowance:.2f} in {busy_epochs} of {len(per_epoch)} epochs"
+            if per_epoch
+            else f"no epoch lasted the {MIN_EPOCH_SECONDS} s needed to judge it alone"
+        )
         reasons.append(
             f"other processes used {shown:.2f} of the {cores} usable cores on average"
-            f" (over {allowance:.2f} in {busy_epochs} of {len(per_epoch)} epochs;"
-            f" allowed {allowance:.2f} with {threads} threads)"
+            f" ({epochs}; allowed {allowance:.2f} with {threads} threads)"
         )
     steal = block.get("steal_percent")
     if steal is not None and steal > STEAL_PERCENT_LIMIT:

@@ -109,6 +109,10 @@ def test_short_epochs_are_judged_only_as_a_whole():
     block = synthetic_block([0.4, 0.0, 0.4], wall=MIN_EPOCH_SECONDS / 5)
     block["other_cores"] = 0.1
     assert classify_timing(block, 2, 2) == ("ok", None)
+    block["other_cores"] = 1.0  # a neighbour over the whole run: flagged, and says why
+    quality, reason = classify_timing(block, 2, 2)
+    assert quality == "contended"
+    assert f"no epoch lasted the {MIN_EPOCH_SECONDS} s needed to judge it alone" in reason
 
 
 def test_steal_above_the_limit_is_contended():
