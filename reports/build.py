@@ -31,6 +31,7 @@ from reports.hosts import describe_host_classes, host_class_note, host_classes_t
 from reports.html_page import PageSection, PlotEntry, render_page
 from reports.loading import LoadedResults, load_results
 from reports.statistics import (
+    competing_load,
     contended_run_count,
     engine_comparison,
     engine_speeds,
@@ -295,7 +296,14 @@ def build_report(
     host_classes = describe_host_classes(loaded.records)
     host_note = host_class_note(host_classes)
     summary = build_summary(
-        comparison, gaps, loaded.problems, len(loaded.records), speeds, contended, host_note
+        comparison,
+        gaps,
+        loaded.problems,
+        len(loaded.records),
+        speeds,
+        contended,
+        host_note,
+        competing_load(loaded.records),
     )
 
     comparison_tab = comparison_table(comparison)

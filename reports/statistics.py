@@ -47,7 +47,7 @@ only from :func:`seed_level_minimum` (6) paired seeds. With fewer seeds:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,7 +56,7 @@ import pandas as pd
 import scipy.stats
 
 from reports.cells import CellInfo
-from reports.loading import CONTENDED, LoadedResults
+from reports.loading import CONTENDED, LoadedResults, nested_get
 
 MEBIBYTE = 1024.0 * 1024.0
 
@@ -517,6 +517,50 @@ def contended_run_count(loaded: LoadedResults) -> int:
     """Successful runs marked ``contended``: left out of every time figure and verdict."""
     success = successful_runs(loaded)
     return int((success["timing_quality"] == CONTENDED).sum()) if not success.empty else 0
+
+
+def competing_load(records: Sequence[Mapping[str, Any]]) -> str:
+    """What the contended runs' probes saw beside them, in one phrase ("" when none).
+
+    The busiest other process of each contended record
+    (``timings.contention.top_other_processes``), the most frequent first, and the range
+    of the cores other processes used on average.
+
+    Parameters
+    ----------
+    records : sequence of mapping
+        Results records (any status).
+
+    Returns
+    -------
+    str
+        E.g. ``"busiest other process: 'python load_generator.py' in 70 of 72 runs;
+        other processes used 0.94 to 1.05 of the cores on average"``.
+    """
+    contended = [r for r in records if r.get("timing_quality") == CONTENDED]
+    if not contended:
+        return ""
+    commands: dict[str, int] = {}
+    other_cores = []
+    for record in contended:
+        block = nested_get(record, ("timings", "contention")) or {}
+        top = block.get("top_other_processes") or []
+        if top and top[0].get("command"):
+            command = str(top[0]["command"])
+            commands[command] = commands.get(command, 0) + 1
+        if isinstance(block.get("other_cores"), int | float):
+            other_cores.append(float(block["other_cores"]))
+    parts = []
+    if commands:
+        command, count = max(commands.items(), key=lambda item: item[1])
+        shown = command if len(command) <= 120 else command[:117] + "..."
+        parts.append(f"busiest other process: {shown!r} in {count} of {len(contended)} runs")
+    if other_cores:
+        parts.append(
+            f"other processes used {min(other_cores):.2f} to {max(other_cores):.2f} "
+            "of the cores on average"
+        )
+    return "; ".join(parts)
 
 
 def engine_statistics(loaded: LoadedResults, cells: Sequence[CellInfo]) -> pd.DataFrame:

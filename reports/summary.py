@@ -128,6 +128,7 @@ def build_summary(
     speeds: pd.DataFrame | None = None,
     contended_runs: int = 0,
     host_note: str = "",
+    competing_load: str = "",
 ) -> Summary:
     """Summarise the engine comparisons, the gaps and the reading problems.
 
@@ -148,6 +149,8 @@ def build_summary(
     host_note : str, optional
         :func:`reports.hosts.host_class_note`: the times come from several host classes
         (the first warning when given).
+    competing_load : str, optional
+        :func:`reports.statistics.competing_load`: what the contended runs ran beside.
 
     Returns
     -------
@@ -201,6 +204,7 @@ def build_summary(
             f"{contended_runs} contended {'run' if contended_runs == 1 else 'runs'} left out "
             "of the time figures and verdicts (the runner saw other load disturb their "
             "clocks); their accuracy still counts."
+            + (f" The load: {competing_load}." if competing_load else "")
         )
     if problems:
         summary.warnings.append(

@@ -295,6 +295,10 @@ def test_contended_runs_are_left_out_of_times_and_counted(tmp_path, templates, s
             record["timings"]["epoch_seconds"] = [
                 t * 30 for t in record["timings"]["epoch_seconds"]
             ]
+            record["timings"]["contention"] = {  # what the probe saw beside the run
+                "other_cores": 0.9 + 0.1 * record["seed"],
+                "top_other_processes": [{"pid": 7, "command": "python spin.py", "cpu_seconds": 3}],
+            }
     path = write_records(tmp_path / "results.jsonl", records)
     _, _, statistics, pairs, comparison, _ = tables_of(path)
     row = statistics.set_index(["architecture", "engine"]).loc[("cnn1_3", "keras:jax")]
@@ -320,6 +324,11 @@ def test_contended_runs_are_left_out_of_times_and_counted(tmp_path, templates, s
     html = report.html.read_text(encoding="utf-8")
     assert "2 contended runs left out of the time figures and verdicts" in html
     assert "2 contended runs left out of every time figure and verdict." in html
+    # the page names the load the runs ran beside
+    assert (
+        "The load: busiest other process: &#x27;python spin.py&#x27; in 2 of 2 runs; "
+        "other processes used 0.90 to 1.20 of the cores on average." in html
+    )
     assert re.search(r"<td[^>]*>6 \(2 contended\)</td>", html)
 
 
