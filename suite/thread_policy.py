@@ -25,7 +25,9 @@ The policy (:class:`BlasThreadPolicy`), applied to the scratch engine's runs:
   parallelism left, and for GEMMs that small it buys nothing on a quiet machine (the
   dense nets: measured in docs/performance.md) and costs a collapse on a busy one. The
   engine reads its thread count from the BLAS (:func:`scratch_cnn.parallel.blas_threads`),
-  so the count set here is the engine's;
+  so the count set here is the engine's; the scratch engine plans its batch split for
+  the cap (:func:`scratch_cnn.parallel.plan_shards_for`), so the count the load rule
+  chooses changes how many threads run the shards, never the numbers;
 * **by load** (:meth:`BlasThreadPolicy.before_epoch`): before each epoch, the cores other
   processes used on this process's cores since the previous epoch
   (:class:`suite.contention.OtherWorkMeter`); when that exceeds a quarter of a core, the
