@@ -102,15 +102,18 @@ class ScratchEngine(Engine):
         """
         from scratch_cnn import parallel
 
+        planned = None
         if self._policy is not None:
             self._policy.for_epoch(model, batch_size)
             # The batch is split for the run's thread cap, not for the epoch's count: the
             # load-driven count must not change the order of the gradient sums (and so
             # the weights) between two runs of the same task.
-            parallel.plan_shards_for(self._policy.cap)
-        else:
+            planned = self._policy.cap
+        parallel.plan_shards_for(planned)
+        try:
+            history = model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
+        finally:  # the plan is the run's: other users of the process follow the BLAS again
             parallel.plan_shards_for(None)
-        history = model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
         logs = {key: float(values[-1]) for key, values in history.history.items()}
         return logs, float(history.epoch_times[-1])
 
