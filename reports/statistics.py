@@ -47,6 +47,7 @@ only from :func:`seed_level_minimum` (6) paired seeds. With fewer seeds:
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -529,7 +530,7 @@ def competing_load(records: Sequence[Mapping[str, Any]]) -> str:
     Parameters
     ----------
     records : sequence of mapping
-        Results records (any status).
+        Results records; the successful contended ones are described.
 
     Returns
     -------
@@ -537,22 +538,23 @@ def competing_load(records: Sequence[Mapping[str, Any]]) -> str:
         E.g. ``"busiest other process: 'python load_generator.py' in 70 of 72 runs;
         other processes used 0.94 to 1.05 of the cores on average"``.
     """
-    contended = [r for r in records if r.get("timing_quality") == CONTENDED]
+    contended = [  # the runs contended_run_count counts: successful ones
+        r for r in records if r.get("timing_quality") == CONTENDED and r.get("status") == "success"
+    ]
     if not contended:
         return ""
-    commands: dict[str, int] = {}
+    commands: Counter[str] = Counter()
     other_cores = []
     for record in contended:
         block = nested_get(record, ("timings", "contention")) or {}
         top = block.get("top_other_processes") or []
         if top and top[0].get("command"):
-            command = str(top[0]["command"])
-            commands[command] = commands.get(command, 0) + 1
+            commands[str(top[0]["command"])] += 1
         if isinstance(block.get("other_cores"), int | float):
             other_cores.append(float(block["other_cores"]))
     parts = []
     if commands:
-        command, count = max(commands.items(), key=lambda item: item[1])
+        ((command, count),) = commands.most_common(1)
         shown = command if len(command) <= 120 else command[:117] + "..."
         parts.append(f"busiest other process: {shown!r} in {count} of {len(contended)} runs")
     if other_cores:

@@ -125,6 +125,17 @@ def plan_shards_for(threads: int | None) -> None:
     _planned_threads = None if threads is None else max(1, int(threads))
 
 
+@contextmanager
+def shards_planned_for(threads: int | None) -> Iterator[None]:
+    """:func:`plan_shards_for` inside the block only; the previous plan comes back after."""
+    previous = _planned_threads
+    plan_shards_for(threads)
+    try:
+        yield
+    finally:
+        plan_shards_for(previous)
+
+
 def planned_threads() -> int:
     """The thread count a batch is split for: the plan, or the BLAS's count without one."""
     return _planned_threads if _planned_threads is not None else blas_threads()

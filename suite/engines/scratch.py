@@ -109,11 +109,8 @@ class ScratchEngine(Engine):
             # load-driven count must not change the order of the gradient sums (and so
             # the weights) between two runs of the same task.
             planned = self._policy.cap
-        parallel.plan_shards_for(planned)
-        try:
+        with parallel.shards_planned_for(planned):
             history = model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
-        finally:  # the plan is the run's: other users of the process follow the BLAS again
-            parallel.plan_shards_for(None)
         logs = {key: float(values[-1]) for key, values in history.history.items()}
         return logs, float(history.epoch_times[-1])
 

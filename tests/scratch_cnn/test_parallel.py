@@ -143,18 +143,26 @@ def test_a_planned_split_gives_the_same_bits_on_fewer_threads(rng, monkeypatch):
             model.fit(x, y, batch_size=16, epochs=2, shuffle=True, seed=1, verbose=0)
         return model.get_weights()
 
-    try:
-        parallel.plan_shards_for(2)
+    with parallel.shards_planned_for(2):
         assert parallel.planned_threads() == 2
         two = fit_with(2)
         assert 2 in teams
         teams.clear()
         one = fit_with(1)
         assert teams and set(teams) == {1}  # the two shards ran one after the other
-    finally:
-        parallel.plan_shards_for(None)
     for a, b in zip(two, one, strict=True):
         np.testing.assert_array_equal(a, b)
+    assert parallel.planned_threads() == parallel.blas_threads()
+
+
+def test_a_shard_plan_is_undone_when_its_block_ends():
+    with parallel.shards_planned_for(3):
+        with parallel.shards_planned_for(2):
+            assert parallel.planned_threads() == 2
+        assert parallel.planned_threads() == 3
+        with pytest.raises(RuntimeError), parallel.shards_planned_for(5):
+            raise RuntimeError("a failing epoch")
+        assert parallel.planned_threads() == 3
     assert parallel.planned_threads() == parallel.blas_threads()
 
 
