@@ -68,6 +68,15 @@ def _blas_controller() -> Any | None:
     return libraries[0] if libraries else None
 
 
+def blas_architecture() -> str | None:
+    """The CPU core NumPy's OpenBLAS chose its kernels for, lower case (``"haswell"``,
+    ``"skylakex"``, ...), or None when it cannot be read (another BLAS, no threadpoolctl).
+    """
+    controller = _blas_controller()
+    architecture = getattr(controller, "architecture", None) if controller else None
+    return str(architecture).lower() if architecture else None
+
+
 def blas_threads() -> int:
     """The number of threads NumPy's BLAS may use now (1 when it cannot be read)."""
     controller = _blas_controller()

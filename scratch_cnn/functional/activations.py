@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -84,16 +85,45 @@ def tanh_backward(dy: Array, x: Array, y: Array) -> Array:
     return dy * (1.0 - y * y)
 
 
+#: NumPy 2.4 runs ``maximum(array, scalar)`` without its SIMD loop but ``maximum(rows,
+#: row_of_zeros)`` with it: on float32, 1.8x faster on a 25 MB conv output (6.1 -> 3.4
+#: ms, as fast as a multiply there), 3.5x on one that fits in cache. Rows of this length
+#: were the fastest measured (1024 and 65536 were slower).
+ZERO_ROW_LENGTH = 8192
+
+
+@cache
+def _zero_row(dtype: Any) -> np.ndarray:
+    row = np.zeros(ZERO_ROW_LENGTH, dtype=dtype)
+    row.flags.writeable = False
+    return row
+
+
 def relu_forward(x: Array) -> Array:
     """``y = max(x, 0)``."""
     xp = get_array_module(x)
+    if xp is np and x.flags.c_contiguous and x.size >= ZERO_ROW_LENGTH:
+        y = np.empty_like(x)
+        flat_x, flat_y = x.reshape(-1), y.reshape(-1)
+        whole = x.size - x.size % ZERO_ROW_LENGTH
+        np.maximum(
+            flat_x[:whole].reshape(-1, ZERO_ROW_LENGTH),
+            _zero_row(x.dtype),
+            out=flat_y[:whole].reshape(-1, ZERO_ROW_LENGTH),
+        )
+        np.maximum(flat_x[whole:], x.dtype.type(0), out=flat_y[whole:])
+        return y
     return xp.maximum(x, xp.asarray(0.0, dtype=x.dtype))
 
 
 def relu_backward(dy: Array, x: Array, y: Array) -> Array:
     """``dx = dy`` where ``x > 0`` else 0 (TensorFlow's choice of 0 at the kink)."""
     xp = get_array_module(dy)
-    # A 0/1 mask times dy: six times faster than ``where`` on NumPy.
+    if xp is np:
+        # NumPy: dy times the boolean mask in one pass, without the mask's float copy
+        # (7.4 against 8.8 ms on a 25 MB conv output).
+        return np.multiply(dy, y > 0, dtype=dy.dtype)
+    # A 0/1 mask times dy: six times faster than ``where``.
     dx = xp.astype(y > 0, dy.dtype)
     dx *= dy
     return dx
