@@ -27,6 +27,7 @@ plain path.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -176,9 +177,12 @@ class ThreadTeam:
     def map(self, task: Callable[[int], Result], count: int) -> list[Result]:
         """Run ``task(0) ... task(count - 1)`` on the team; the caller's thread takes part.
 
-        With more tasks than threads, thread ``t`` runs tasks ``t, t + threads, ...`` in
-        turn. NumPy's floating-point error settings are per thread: the caller's apply to
-        every task. The first exception is raised once every task has finished.
+        With more tasks than threads, each thread takes the next task nobody has started
+        when it finishes one, so a thread the scheduler holds up (another process on its
+        core) leaves its share to the others instead of making them wait. Results come
+        back in task order, whichever thread ran each. NumPy's floating-point error
+        settings are per thread: the caller's apply to every task. The first exception
+        is raised once every task has finished.
         """
         if count == 1 or self._pool is None:
             return [task(index) for index in range(count)]
@@ -186,17 +190,19 @@ class ThreadTeam:
         lanes = min(self.threads, count)
         results: list[Any] = [None] * count
         errors: list[BaseException] = []
+        # next() on an itertools.count is one C call: atomic under the GIL.
+        tickets = itertools.count()
 
-        def run_lane(lane: int) -> None:
+        def run_lane() -> None:
             with np.errstate(**settings):
-                for index in range(lane, count, lanes):
+                while (index := next(tickets)) < count:
                     try:
                         results[index] = task(index)
-                    except BaseException as raised:  # the lane's other tasks still run
+                    except BaseException as raised:  # the other tasks still run
                         errors.append(raised)
 
-        futures = [self._pool.submit(run_lane, lane) for lane in range(1, lanes)]
-        run_lane(0)
+        futures = [self._pool.submit(run_lane) for _ in range(1, lanes)]
+        run_lane()
         for future in futures:
             future.result()
         if errors:

@@ -171,3 +171,22 @@ def test_a_team_smaller_than_the_task_count_runs_every_task_once():
     results = parallel.thread_team(2).map(lambda index: ran.append(index) or index * 10, 5)
     assert results == [0, 10, 20, 30, 40]
     assert sorted(ran) == [0, 1, 2, 3, 4]
+
+
+def test_a_held_up_thread_leaves_the_remaining_tasks_to_the_others():
+    # Task 0 stands for a shard whose thread the scheduler has set aside: while it runs,
+    # the other thread must take every task that has not started (not every other one).
+    import threading
+    import time
+
+    ran_on = {}
+
+    def task(index):
+        ran_on[index] = threading.get_ident()
+        if index == 0:
+            time.sleep(0.3)
+        return index
+
+    assert parallel.thread_team(2).map(task, 6) == [0, 1, 2, 3, 4, 5]
+    others = {ran_on[index] for index in range(1, 6)}
+    assert others == {ran_on[1]} and ran_on[1] != ran_on[0]
