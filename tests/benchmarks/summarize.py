@@ -46,6 +46,14 @@ def summarize(path: str) -> str:
             f"| {group} | {t_ours:.2f} | {t_theirs:.2f} | {fmt(g_ours)} | "
             f"{fmt(g_theirs)} | {t_ours / t_theirs:.2f} | {share} |"
         )
+    for group in sorted(g for g in groups if g.startswith("products alone")):
+        for bench in groups[group].values():
+            rate = bench["extra_info"]["gflops_per_s"]
+            share = f"{100 * rate / gemm_rate:.0f}%" if gemm_rate else ""
+            lines.append(
+                f"| {group} (GEMMs only) | {bench['stats']['median'] * 1e3:.2f} | | "
+                f"{rate:.1f} | | | {share} |"
+            )
     for name, bench in sorted(groups.get("numpy float32 GEMM", {}).items()):
         lines.append(
             f"| {name} (reference) | {bench['stats']['median'] * 1e3:.2f} | | "

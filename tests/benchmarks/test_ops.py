@@ -152,6 +152,38 @@ def test_conv_tensorflow(benchmark, tf, layer):
     record(benchmark, conv_flops(layer))
 
 
+@pytest.mark.parametrize("layer", ["vgg_b_conv1"])
+def test_conv_products_alone(benchmark, layer):
+    """The ceiling of a conv layer's own products: its GEMMs on ready-made patches.
+
+    The same shards, threads and products (:mod:`scratch_cnn.functional.gemm`) as
+    ``test_conv_scratch``, without the patch copy, the activation or the bias: what the
+    layer would take if everything but its GEMMs were free.
+    """
+    from scratch_cnn.functional.gemm import tall_matmul, tall_matmul_transposed
+
+    (h, w, c), kernel, filters = CONV_LAYERS[layer]
+    benchmark.group = f"products alone {layer}"
+    rng = np.random.default_rng(0)
+    shards = parallel.shard_slices(BATCH, parallel.engine_threads())
+    columns = kernel * kernel * c + 1  # with the bias's column of ones, as the layer has
+    patches = [
+        rng.standard_normal(((s.stop - s.start) * h * w, columns), dtype=np.float32) for s in shards
+    ]
+    weights = rng.standard_normal((columns, filters), dtype=np.float32)
+    grads = [rng.standard_normal((p.shape[0], filters), dtype=np.float32) for p in patches]
+
+    def shard_step(rows, index):
+        products = [tall_matmul(patches[index], weights)]
+        products.append(tall_matmul_transposed(patches[index], grads[index]))
+        if not is_first_layer(layer):  # the input gradient's product
+            products.append(grads[index] @ weights.T)
+        return products
+
+    benchmark.pedantic(in_shards(shard_step), rounds=ROUNDS, warmup_rounds=2)
+    record(benchmark, conv_flops(layer))
+
+
 # -- dense ---------------------------------------------------------------------------------
 def dense_flops(n_in, n_out):
     return 3 * 2 * BATCH * n_in * n_out
