@@ -146,6 +146,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 "epoch_seconds": seconds,
                 "median": statistics.median(seconds),
                 "cpu_per_wall": cpu / sum(seconds),
+                "cpu_seconds_per_epoch": cpu / len(seconds),
                 "loadavg_before": before,
             }
         )
@@ -157,6 +158,17 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         for phase in phases
         if phase["processes"] > 0
     }
+    # The process's own CPU time per epoch, loaded over quiet: 1 when the load only took
+    # CPU time away (the engine did the same work, later), above 1 when the engine also
+    # burnt more of it (threads spinning or waiting on each other).
+    quiet_cpu = statistics.mean(
+        phase["cpu_seconds_per_epoch"] for phase in phases if phase["processes"] == 0
+    )
+    cpu_factors = {
+        str(phase["processes"]): phase["cpu_seconds_per_epoch"] / quiet_cpu
+        for phase in phases
+        if phase["processes"] > 0
+    }
     return {
         "engine": args.engine,
         "net": args.net,
@@ -165,6 +177,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "samples": count,
         "quiet_seconds": quiet,
         "slowdown": factors,
+        "cpu_time_factor": cpu_factors,
         "phases": phases,
     }
 
@@ -215,7 +228,11 @@ def _worker_command(args: argparse.Namespace, engine: str, net: str) -> list[str
 
 
 def markdown_table(results: list[dict[str, Any]], loads: list[int]) -> str:
-    """The results as a Markdown table: quiet s/epoch and slowdown per load, per engine."""
+    """The results as a Markdown table: quiet s/epoch and slowdown per load, per engine.
+
+    Where the results have them, each slowdown is followed by the CPU-time factor in
+    parentheses (the process's CPU seconds per epoch under that load over quiet).
+    """
     engines = sorted({r["engine"] for r in results}, key=lambda e: e != "scratch")
     header = ["net"]
     for engine in engines:
@@ -232,7 +249,10 @@ def markdown_table(results: list[dict[str, Any]], loads: list[int]) -> str:
                 continue
             result = match[0]
             row.append(f"{result['quiet_seconds']:.3f}")
-            row += [f"{result['slowdown'].get(str(n), float('nan')):.2f}" for n in loads]
+            for n in loads:
+                cell = f"{result['slowdown'].get(str(n), float('nan')):.2f}"
+                cpu = result.get("cpu_time_factor", {}).get(str(n))
+                row.append(cell if cpu is None else f"{cell} ({cpu:.2f})")
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
@@ -296,7 +316,10 @@ def main(argv: list[str] | None = None) -> int:
             result = json.loads(done.stdout.strip().splitlines()[-1])
             result["other_cores_before"] = other
             results.append(result)
-            factors = " ".join(f"x{n}={v:.2f}" for n, v in result["slowdown"].items())
+            factors = " ".join(
+                f"x{n}={v:.2f} (cpu {result['cpu_time_factor'][n]:.2f})"
+                for n, v in result["slowdown"].items()
+            )
             phases = " | ".join(
                 f"{p['processes']}: {p['median']:.3f}s cpu/wall {p['cpu_per_wall']:.2f}"
                 f" load {p['loadavg_before']}"

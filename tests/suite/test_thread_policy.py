@@ -174,10 +174,16 @@ def test_slowdown_tool_table():
     spec.loader.exec_module(slowdown)
     results = [
         {"engine": "keras", "net": "lenet5", "quiet_seconds": 1.0, "slowdown": {"1": 1.2}},
-        {"engine": "scratch", "net": "lenet5", "quiet_seconds": 0.5, "slowdown": {"1": 1.1}},
+        {
+            "engine": "scratch",
+            "net": "lenet5",
+            "quiet_seconds": 0.5,
+            "slowdown": {"1": 1.1},
+            "cpu_time_factor": {"1": 0.98},
+        },
     ]
     table = slowdown.markdown_table(results, [1])
     assert table.splitlines()[0] == (
         "| net | scratch quiet s/epoch | scratch x1 busy | keras quiet s/epoch | keras x1 busy |"
     )
-    assert table.splitlines()[2] == "| lenet5 | 0.500 | 1.10 | 1.000 | 1.20 |"
+    assert table.splitlines()[2] == "| lenet5 | 0.500 | 1.10 (0.98) | 1.000 | 1.20 |"
