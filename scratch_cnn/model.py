@@ -307,13 +307,28 @@ class Sequential:
         return loss, training.count_correct(output, y_true)
 
     # -- batch shards on CPU threads (scratch_cnn.parallel) ---------------------------------
+    def shard_count(self, batch_size: int) -> int:
+        """How many shards a training batch of this size is split into (1: not split).
+
+        On the CPU, for the planned thread count (:mod:`scratch_cnn.parallel`); always 1
+        on a GPU or before the model is built.
+
+        Parameters
+        ----------
+        batch_size : int
+
+        Returns
+        -------
+        int
+        """
+        if self.device.name != "cpu" or not self.built:
+            return 1
+        return parallel.shard_count(int(batch_size), self._work_per_sample)
+
     def _shards(self, x: Array) -> list[slice]:
         """Row slices of ``x`` to run in parallel; a single slice when not worth it."""
         batch = int(x.shape[0])
-        if self.device.name != "cpu" or not self.built:
-            return [slice(0, batch)]
-        count = parallel.shard_count(batch, self._work_per_sample)
-        return parallel.shard_slices(batch, count)
+        return parallel.shard_slices(batch, self.shard_count(batch))
 
     def _one_thread_if_light(self, x: Array) -> AbstractContextManager:
         """BLAS held to one thread for a step too light to share (``parallel.is_light``)."""

@@ -32,7 +32,16 @@ The policy (:class:`BlasThreadPolicy`), applied to the scratch engine's runs:
   processes used on this process's cores since the previous epoch
   (:class:`suite.contention.OtherWorkMeter`); when that exceeds a quarter of a core, the
   BLAS threads drop to the cores left idle (at least 1), and come back when the
-  neighbour has gone.
+  neighbour has gone. This is for the steps OpenBLAS splits; a model whose batches the
+  engine splits into shards (``model.shard_count(batch_size) > 1``) keeps its threads,
+  because its own threads hold BLAS to one thread each and join by sleeping, so they do
+  not collapse, and a thread given up is CPU time given up where the scheduler shares
+  the cores thread by thread (beside 2 busy processes of the same session, cnn1_32,
+  vgg12_32 and lenet5 took 2.41, 2.38 and 2.57 s/epoch with 2 threads against 3.10,
+  3.57 and 3.98 s with 1). Where it shares them session by session (busy processes
+  started elsewhere, Linux's autogroup), the process gets the same CPU time either way
+  and the second thread's overhead costs 1-12% (3.95, 3.95, 4.18 s against 3.91, 3.52,
+  3.80 s).
 
 The thread count changes only between epochs, on the training thread (OpenBLAS's
 ``openblas_set_num_threads`` is not safe while a GEMM runs), so a load that starts in the
@@ -95,6 +104,17 @@ def model_gemm_sizes(model: Any, batch_size: int) -> list[tuple[int, int, int]]:
     return sizes
 
 
+def _batch_shards(model: Any, batch_size: int, threads: int) -> int:
+    """Shards per training batch of a scratch model planned for ``threads`` (1 if none)."""
+    shard_count = getattr(model, "shard_count", None)
+    if shard_count is None:
+        return 1
+    from scratch_cnn import parallel
+
+    with parallel.shards_planned_for(threads):
+        return int(shard_count(batch_size))
+
+
 def _set_blas_threads(count: int) -> list[int]:
     """Limit NumPy's BLAS pools; return their thread counts now."""
     import numpy  # noqa: F401  (loads OpenBLAS, so threadpoolctl finds it)
@@ -140,6 +160,8 @@ class BlasThreadPolicy:
         self.cap = self.requested if policy == "off" else min(self.requested, self.cores)
         self.largest_gemm_mnk: int | None = None
         self.step_mnk: int | None = None
+        #: Shards per training batch at the cap (1: OpenBLAS splits the step's GEMMs).
+        self.batch_shards = 1
         self.epoch_threads: list[int] = []
         self.epoch_other_cores: list[float | None] = []
         self.current: int | None = None
@@ -166,11 +188,15 @@ class BlasThreadPolicy:
         self.step_mnk = sum(products)
         if self.policy in ("auto", "size") and self.step_mnk < SMALL_STEP_MNK:
             self.cap = 1
+        self.batch_shards = _batch_shards(model, batch_size, self.cap)
         return self._apply(self.cap)
 
     def threads_for_load(self, other_cores: float | None) -> int:
-        """The thread count for other processes using ``other_cores`` of the run's cores."""
-        if other_cores is None or other_cores <= OTHER_CORES_MARGIN:
+        """The thread count for other processes using ``other_cores`` of the run's cores.
+
+        The cap whatever the load for a model whose batches are split into shards.
+        """
+        if other_cores is None or other_cores <= OTHER_CORES_MARGIN or self.batch_shards > 1:
             return self.cap
         taken = math.ceil(other_cores - OTHER_CORES_MARGIN)
         return max(1, min(self.cap, self.cores - taken))
@@ -217,6 +243,7 @@ class BlasThreadPolicy:
             "step_mnk": self.step_mnk,
             "largest_gemm_mnk": self.largest_gemm_mnk,
             "small_step_mnk": SMALL_STEP_MNK,
+            "batch_shards": self.batch_shards,
             "epoch_blas_threads": list(self.epoch_threads),
             "epoch_other_cores_before": list(self.epoch_other_cores),
         }

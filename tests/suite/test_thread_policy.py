@@ -126,6 +126,46 @@ def test_for_epoch_sizes_each_model_once(applied):
     assert applied == [2, 1]
 
 
+class ShardedModel:
+    """Stands for a built scratch model: no GEMMs to size, ``shards`` per batch."""
+
+    def __init__(self, shards):
+        self.layers = []
+        self.shards = shards
+        self.planned = []
+
+    def shard_count(self, batch_size):
+        from scratch_cnn import parallel
+
+        self.planned.append(parallel.planned_threads())
+        return self.shards
+
+
+@pytest.mark.parametrize(("shards", "expected"), [(2, [2, 2, 2]), (1, [2, 1, 2])])
+def test_sharded_models_keep_their_threads_under_load(applied, monkeypatch, shards, expected):
+    monkeypatch.setattr(thread_policy, "SMALL_STEP_MNK", 0)
+    model = ShardedModel(shards)
+    policy = BlasThreadPolicy(threads=2, policy="auto", cpus=[0, 1])
+    policy._meter = FixedMeter([0.0, 1.0, 0.0])
+    assert [policy.for_epoch(model, 128) for _ in range(3)] == expected
+    assert model.planned == [2]  # asked once, for the cap
+    assert policy.as_dict()["batch_shards"] == shards
+    assert policy.as_dict()["epoch_other_cores_before"] == [0.0, 1.0, 0.0]
+
+
+def test_the_shard_count_of_a_real_model_follows_its_work():
+    import scratch_cnn
+    from scratch_cnn import Conv2D, Dense, Flatten
+
+    heavy = scratch_cnn.Sequential([Conv2D(64, 3, padding="same"), Flatten(), Dense(10)])
+    heavy.build((32, 32, 3))
+    light = small_model([Flatten(), Dense(10)])
+    assert thread_policy._batch_shards(heavy, 128, 2) == 2
+    assert thread_policy._batch_shards(light, 128, 2) == 1
+    assert thread_policy._batch_shards(heavy, 128, 1) == 1
+    assert thread_policy._batch_shards(object(), 128, 2) == 1  # not a scratch model
+
+
 def test_off_ignores_the_load(applied):
     policy = BlasThreadPolicy(threads=2, policy="off", cpus=[0, 1])
     assert policy._meter is None
