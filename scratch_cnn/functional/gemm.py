@@ -23,13 +23,15 @@ the stack (NumPy loops over it in C), and the weight gradient as the sum of the 
     25088 x 800 x 64             33.4    (no blocks: k*n too large for the kernel)
 
 Other cores (OpenBLAS's ``Haswell`` kernels for AVX2, AMD's Zen included) pack every
-block like a whole product. There the forward blocks still pay where the product's
-output is wide (its blocks stay in cache), but the weight gradient's blocks cost more than
-they save once the stack of per-block ``K x N`` partial sums is large: for 65536 x 76 x 96
+block like a whole product. There the forward product keeps its blocks (for the widest
+first layer, 65536 x 76 x 96, two at once took 17.3-18.3 ms in blocks against 19.4-20.4
+whole; the narrower shapes measured within noise of each other), but the weight
+gradient's blocks cost more than they save once the stack of per-block ``K x N`` partial
+sums is large: for 65536 x 76 x 96
 (vgg_b's first layer on 64 images) the stack is 1.5 times the size of ``P`` itself. So on
 those cores :func:`tall_matmul_transposed` uses blocks only while the stack is at most
 :data:`MAX_PARTIAL_SUMS_SHARE` of ``P``. Measured on an AMD EPYC, two such products at
-once on the two cores (as the batch shards run them; ms, float32, median of 15)::
+once on the two cores (as the batch shards run them; ms, float32, medians of 11, one run)::
 
     shape (M, K, N)    P^T @ G: whole  blocks   stack / P    default
     65536 x 76 x 96              15.5    23.2        1.5        whole
