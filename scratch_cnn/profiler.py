@@ -12,10 +12,13 @@ Parts (:data:`PARTS`): ``data copy`` (batch slicing, casting and the finiteness 
 ``activation`` and ``activation backward``, ``pooling forward`` and
 ``pooling backward``, ``weight gradient`` (kernel and bias), ``input gradient``,
 ``loss`` (the loss and its gradient), ``optimizer update`` and ``metrics`` (the loss
-and hit count read back to the host). When a batch runs in shards on several threads
-(:mod:`scratch_cnn.parallel`), the layers' laps are those of shard 0, which runs in the
-calling thread while the others run beside it; ``shard wait`` is the time spent waiting
-for the other shards after that, and ``gradient merge`` adds their weight gradients up.
+and hit count read back to the host). A convolution that runs with its ReLU in tiles
+(:mod:`scratch_cnn.functional.conv_relu_tiles`) has no activation laps: its ``forward``
+includes the ReLU and its ``weight gradient`` the ReLU's derivative. When a batch runs
+in shards on several threads (:mod:`scratch_cnn.parallel`), the layers' laps are those of
+shard 0, which runs in the calling thread while the others run beside it; ``shard wait``
+is the time spent waiting for the other shards after that, and ``gradient merge`` adds
+their weight gradients up.
 """
 
 from __future__ import annotations

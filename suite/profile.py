@@ -517,8 +517,10 @@ def _tensorflow_ops(
             bias = tf.Variable(np.zeros(out_shape[-1], dtype))
             variables += [kernel, bias]
             x, dy = tensor(*in_shape), tensor(*out_shape)
-            ops.update(_linear_ops(layer, kind, x, dy, kernel, bias, need_input_grad))
-            ops.update(_activation_ops(layer, dy))
+            with_relu = _runs_relu_in_tiles(layer, dtype)
+            ops.update(_linear_ops(layer, kind, x, dy, kernel, bias, need_input_grad, with_relu))
+            if not with_relu:
+                ops.update(_activation_ops(layer, dy))
         elif kind in ("MaxPooling2D", "AveragePooling2D"):
             ops.update(_pooling_ops(layer, kind, tensor(*in_shape), tensor(*out_shape)))
         elif kind == "Activation":
@@ -534,8 +536,30 @@ def _tensorflow_ops(
     return ops
 
 
+def _runs_relu_in_tiles(layer: Any, dtype: str) -> bool:
+    """Whether a scratch layer runs its convolution and ReLU together, in tiles.
+
+    Its ``forward`` lap then includes the ReLU and its ``weight gradient`` lap the ReLU's
+    derivative (:mod:`scratch_cnn.functional.conv_relu_tiles`).
+    """
+    from scratch_cnn.functional.conv_relu_tiles import uses_relu_tiles
+
+    if type(layer).__name__ != "Conv2D" or layer.activation.name != "relu":
+        return False
+    kernel = layer.params["kernel"]
+    sample = np.empty((1, *layer.input_shape), dtype=dtype)
+    return uses_relu_tiles(sample, kernel, layer.params.get("bias"), layer.strides)
+
+
 def _linear_ops(
-    layer: Any, kind: str, x: Any, dy: Any, kernel: Any, bias: Any, need_input_grad: bool
+    layer: Any,
+    kind: str,
+    x: Any,
+    dy: Any,
+    kernel: Any,
+    bias: Any,
+    need_input_grad: bool,
+    with_relu: bool = False,
 ) -> dict[tuple[str, str], tuple[str, Callable[[], Any]]]:
     import tensorflow as tf
 
@@ -558,23 +582,34 @@ def _linear_ops(
         return ops
     strides = [1, *layer.strides, 1]
     padding = layer.padding.upper()
-    ops[(name, "forward")] = (
-        "conv2d + bias_add",
-        lambda: tf.nn.bias_add(tf.nn.conv2d(x, kernel, strides, padding), bias),
-    )
-    ops[(name, "weight gradient")] = (
-        "Conv2DBackpropFilter + BiasAddGrad",
-        lambda: (
+
+    def conv() -> Any:
+        return tf.nn.bias_add(tf.nn.conv2d(x, kernel, strides, padding), bias)
+
+    def weight_gradient(grad: Any) -> Any:
+        return (
             tf.raw_ops.Conv2DBackpropFilter(
                 input=x,
                 filter_sizes=tf.shape(kernel),
-                out_backprop=dy,
+                out_backprop=grad,
                 strides=strides,
                 padding=padding,
             ),
-            tf.raw_ops.BiasAddGrad(out_backprop=dy),
-        ),
-    )
+            tf.raw_ops.BiasAddGrad(out_backprop=grad),
+        )
+
+    if with_relu:  # the scratch laps include the ReLU: so do TensorFlow's ops here
+        ops[(name, "forward")] = ("conv2d + bias_add + relu", lambda: tf.nn.relu(conv()))
+        ops[(name, "weight gradient")] = (
+            "ReluGrad + Conv2DBackpropFilter + BiasAddGrad",
+            lambda: weight_gradient(tf.raw_ops.ReluGrad(gradients=dy, features=dy)),
+        )
+    else:
+        ops[(name, "forward")] = ("conv2d + bias_add", conv)
+        ops[(name, "weight gradient")] = (
+            "Conv2DBackpropFilter + BiasAddGrad",
+            lambda: weight_gradient(dy),
+        )
     if need_input_grad:
         ops[(name, "input gradient")] = (
             "Conv2DBackpropInput",

@@ -99,11 +99,26 @@ def _zero_row(dtype: Any) -> np.ndarray:
     return row
 
 
-def relu_forward(x: Array) -> Array:
-    """``y = max(x, 0)``."""
+def relu_forward(x: Array, out: Array | None = None) -> Array:
+    """``y = max(x, 0)``.
+
+    Parameters
+    ----------
+    x : array
+    out : array, optional
+        NumPy only: write the result here (same shape and dtype as ``x``, C-contiguous;
+        ``x`` itself for an in-place ReLU).
+
+    Returns
+    -------
+    array
+        ``out`` when given.
+    """
     xp = get_array_module(x)
+    if out is not None and (xp is not np or out.shape != x.shape or not out.flags.c_contiguous):
+        raise ValueError("relu_forward(out=...) takes a C-contiguous NumPy array of x's shape.")
     if xp is np and x.flags.c_contiguous and x.size >= ZERO_ROW_LENGTH:
-        y = np.empty_like(x)
+        y = np.empty_like(x) if out is None else out
         flat_x, flat_y = x.reshape(-1), y.reshape(-1)
         whole = x.size - x.size % ZERO_ROW_LENGTH
         np.maximum(
@@ -113,6 +128,8 @@ def relu_forward(x: Array) -> Array:
         )
         np.maximum(flat_x[whole:], x.dtype.type(0), out=flat_y[whole:])
         return y
+    if out is not None:
+        return np.maximum(x, x.dtype.type(0), out=out)
     return xp.maximum(x, xp.asarray(0.0, dtype=x.dtype))
 
 

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from scratch_cnn.functional.conv_relu_tiles import (
+    TileCache,
+    conv2d_relu_forward,
+    conv2d_relu_input_gradient,
+    conv2d_relu_weight_gradients,
+    uses_relu_tiles,
+)
 from scratch_cnn.functional.convolution import (
     ConvCache,
     conv2d_forward,
@@ -55,7 +62,7 @@ class Conv2D(WeightedLayer):
         self.kernel_size = normalize_pair(kernel_size, "kernel_size")
         self.strides = normalize_pair(strides, "strides")
         self.padding = normalize_padding(padding)
-        self._cache: ConvCache | None = None
+        self._cache: ConvCache | TileCache | None = None
         self._workspace = Workspace()
         self._shard_workspaces: dict[int, Workspace] = {}
 
@@ -81,6 +88,48 @@ class Conv2D(WeightedLayer):
 
     def bias_size(self) -> int:
         return self.filters
+
+    def forward(self, x: Array, training: bool = False) -> Array:
+        kernel, bias = self.params["kernel"], self.params.get("bias")
+        if (
+            self.activation.name == "relu"
+            and not self.keep_preactivation
+            and uses_relu_tiles(x, kernel, bias, self.strides)
+        ):
+            # NumPy: the convolution and its ReLU in cache-sized tiles of images
+            # (scratch_cnn.functional.conv_relu_tiles); the "forward" lap includes the
+            # activation, and the backward pass's "weight gradient" its derivative.
+            y, self._cache = conv2d_relu_forward(
+                x, kernel, bias, self.strides, self.padding, workspace=self._workspace
+            )
+            self._lap("forward")
+            self._activation_input = self._activation_output = None
+            return y
+        return super().forward(x, training)
+
+    def backward(
+        self, grad_output: Array, need_input_grad: bool = True, grad_is_preactivation: bool = False
+    ) -> Array | None:
+        if not isinstance(self._cache, TileCache):
+            return super().backward(grad_output, need_input_grad, grad_is_preactivation)
+        grad_kernel, grad_bias, grad_z = conv2d_relu_weight_gradients(
+            grad_output,
+            self._cache,
+            keep_grad_z=need_input_grad,
+            grad_is_preactivation=grad_is_preactivation,
+            workspace=self._workspace,
+        )
+        self.grads["kernel"] = grad_kernel
+        self.grads["bias"] = grad_bias
+        self._lap("weight gradient")
+        grad_input = None
+        if need_input_grad:
+            grad_input = conv2d_relu_input_gradient(
+                grad_z, self._cache, self.params["kernel"], workspace=self._workspace
+            )
+            self._lap("input gradient")
+        self._cache = None
+        return grad_input
 
     def linear_forward(self, x: Array) -> Array:
         z, self._cache = conv2d_forward(

@@ -14,7 +14,8 @@ inputs (SVHN / CIFAR-10, where the seed documents ran them). Both engines use th
 defaults for threads (OpenBLAS and TensorFlow's intra-op pool: all cores); ``extra_info``
 records them. Convolution and pooling run in scratch_cnn as a model runs them in training
 (``scratch_cnn.parallel``): the batch in one shard per thread, BLAS at one thread per
-shard, the shards' kernel gradients summed.
+shard, the shards' kernel gradients summed; a convolution that a Conv2D layer runs with
+its ReLU in tiles (``scratch_cnn.functional.conv_relu_tiles``) runs so here too.
 """
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ import pytest
 
 from scratch_cnn import parallel
 from scratch_cnn.functional.activations import relu_backward, relu_forward
+from scratch_cnn.functional.conv_relu_tiles import (
+    conv2d_relu_backward,
+    conv2d_relu_forward,
+    uses_relu_tiles,
+)
 from scratch_cnn.functional.convolution import conv2d_backward, conv2d_forward
 from scratch_cnn.functional.pooling import max_pool2d_backward, max_pool2d_forward
 from scratch_cnn.functional.workspace import Workspace
@@ -110,6 +116,11 @@ def test_conv_scratch(benchmark, layer):
     workspaces = [Workspace() for _ in range(BATCH)]  # a Conv2D layer keeps one per shard
 
     def shard_step(rows, index):
+        if uses_relu_tiles(x, w, b, (1, 1)):  # as a Conv2D layer with a ReLU does
+            _, cache = conv2d_relu_forward(x[rows], w, b, (1, 1), "same", workspaces[index])
+            return conv2d_relu_backward(
+                dy[rows], cache, w, not is_first_layer(layer), workspaces[index]
+            )
         z, cache = conv2d_forward(x[rows], w, b, (1, 1), "same", workspaces[index])
         y = relu_forward(z)
         dz = relu_backward(dy[rows], z, y)

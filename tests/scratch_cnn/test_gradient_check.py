@@ -155,3 +155,36 @@ def test_check_leaves_a_float32_model_untouched(rng):
     for old, new in zip(before, model.get_weights(), strict=True):
         np.testing.assert_array_equal(old, new)
     assert set(result.errors) == {"dense/kernel", "dense/bias"}
+
+
+@pytest.mark.parametrize(("strides", "padding", "kernel"), CONV_CASES)
+def test_relu_conv_layers_in_tiles(rng, strides, padding, kernel, monkeypatch):
+    # ReLU convolutions run in tiles of images (scratch_cnn.functional.conv_relu_tiles):
+    # the first layer keeps its 3-channel patches, the second (8 channels) cuts them again
+    # in the backward pass and needs its input gradient. Tiny tiles: several per batch.
+    from scratch_cnn.functional import conv_relu_tiles
+    from scratch_cnn.layers import convolution
+
+    monkeypatch.setattr(conv_relu_tiles, "TILE_BYTES", 1)
+    kept = []  # per tiled forward pass: whether it kept the whole patch matrix
+
+    def spy(*args, **kwargs):
+        y, cache = conv_relu_tiles.conv2d_relu_forward(*args, **kwargs)
+        kept.append(cache.patches is not None)
+        return y, cache
+
+    monkeypatch.setattr(convolution, "conv2d_relu_forward", spy)
+    model = sc.Sequential(
+        [
+            sc.Input((7, 6, 3)),
+            sc.Conv2D(8, (2, 2), padding="same", activation="relu"),
+            # 25 filters: im2col, not the row form, at stride 1 too (choose_algorithm)
+            sc.Conv2D(25, kernel, strides=strides, padding=padding, activation="relu"),
+            sc.Flatten(),
+            sc.Dense(3, activation="softmax"),
+        ],
+        dtype="float64",
+        seed=2,
+    )
+    check(model, rng.normal(size=(3, 7, 6, 3)), rng.integers(0, 3, 3))
+    assert kept[:2] == [True, False]  # the first forward pass: layer 1, then layer 2

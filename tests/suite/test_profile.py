@@ -53,6 +53,27 @@ def test_every_layer_and_part_has_a_row_and_percentages_sum_to_100():
         assert layer in text
 
 
+def test_a_relu_convolution_in_tiles_laps_its_relu_with_the_conv():
+    # cnn1_32's conv runs with its ReLU in tiles (scratch_cnn.functional.conv_relu_tiles):
+    # no activation rows; the TensorFlow ops beside it include the ReLU too.
+    result = profile_architecture(
+        "cnn1_32", "digits8x8", with_keras=False, with_tensorflow_ops=False, **TINY, **QUICK
+    )
+    by_layer = rows_by_layer(result)
+    assert by_layer["conv2d"] == {"forward", "weight gradient"}
+    assert "activation" in by_layer["dense"]  # a Dense layer keeps its own ReLU lap
+
+
+@pytest.mark.keras
+def test_the_tensorflow_ops_beside_a_relu_convolution_in_tiles_include_the_relu():
+    pytest.importorskip("tensorflow")
+    result = profile_architecture("cnn1_32", "digits8x8", with_keras=False, **TINY, **QUICK)
+    ops = {(row.layer, row.part): row.tensorflow_op for row in result.rows}
+    assert ops[("conv2d", "forward")] == "conv2d + bias_add + relu"
+    assert ops[("conv2d", "weight gradient")] == "ReluGrad + Conv2DBackpropFilter + BiasAddGrad"
+    assert ops[("dense", "activation")] == "relu"
+
+
 @pytest.mark.keras
 def test_tensorflow_ops_and_the_keras_twin_are_timed_beside_the_rows():
     pytest.importorskip("tensorflow")
