@@ -537,18 +537,14 @@ def _tensorflow_ops(
 
 
 def _runs_relu_in_tiles(layer: Any, dtype: str) -> bool:
-    """Whether a scratch layer runs its convolution and ReLU together, in tiles.
+    """Whether a scratch Conv2D runs its ReLU with the convolution, in tiles.
 
     Its ``forward`` lap then includes the ReLU and its ``weight gradient`` lap the ReLU's
-    derivative (:mod:`scratch_cnn.functional.conv_relu_tiles`).
+    derivative (:meth:`scratch_cnn.layers.Conv2D.runs_relu_in_tiles`).
     """
-    from scratch_cnn.functional.conv_relu_tiles import uses_relu_tiles
-
-    if type(layer).__name__ != "Conv2D" or layer.activation.name != "relu":
+    if type(layer).__name__ != "Conv2D":
         return False
-    kernel = layer.params["kernel"]
-    sample = np.empty((1, *layer.input_shape), dtype=dtype)
-    return uses_relu_tiles(sample, kernel, layer.params.get("bias"), layer.strides)
+    return layer.runs_relu_in_tiles(np.empty((1, *layer.input_shape), dtype=dtype))
 
 
 def _linear_ops(

@@ -35,21 +35,24 @@ import numpy as np
 from scratch_cnn.functional.activations import relu_forward
 from scratch_cnn.functional.convolution import (
     ConvCache,
-    WindowGeometry,
     choose_algorithm,
     conv2d_input_gradient,
+    extract_patches_with_ones,
+    kernel_with_bias_row,
     window_geometry,
 )
-from scratch_cnn.functional.im2col import extract_patches, pad_spatial
+from scratch_cnn.functional.im2col import pad_spatial
 from scratch_cnn.functional.workspace import Workspace
 
 Array = Any
 
 #: Bytes of one tile's patches and products together. On the 2-core AMD EPYC (1 MB L2 per
-#: core, 32 MB shared L3), two shards of 64 images of vgg_b's first layer (704 KB per
-#: image) at once took 34.7, 33.9 and 33.8 ms per shard (forward + kernel gradient) in
-#: tiles of 2, 4 and 8 images against 39.7 untiled, and tiles of 1 image were slower
-#: (per-call costs): a few MB, in L3, is enough.
+#: core, 32 MB shared L3), a prototype of this path ran two shards of 64 images of vgg_b's
+#: first layer (704 KB per image) at once in 34.7, 33.9 and 33.8 ms per shard (forward +
+#: kernel gradient) with tiles of 2, 4 and 8 images against 39.7 untiled; tiles of 1 image
+#: were slower (per-call costs). This module, the same two shards: 37.2, 34.2, 34.7, 33.7,
+#: 33.4 and 33.7 ms per step with 1, 1.5, 2, 3, 4 and 6 MB per tile. A few MB, in L3, is
+#: enough.
 TILE_BYTES = 3 * 2**20
 #: Keep the whole patch matrix for the backward pass when the input has fewer channels
 #: than this; otherwise the backward pass cuts each tile's patches again from the padded
@@ -101,26 +104,12 @@ def uses_relu_tiles(x: Array, kernel: Array, bias: Array | None, strides: tuple[
 class TileCache:
     """What :func:`conv2d_relu_backward` needs from :func:`conv2d_relu_forward`."""
 
+    #: The convolution's own cache: its ``patches`` (with the bias column) when kept
+    #: whole, else None; the input gradient takes it as it is.
+    conv: ConvCache
     padded: np.ndarray  # (N, Hp, Wp, C): the patches are cut again from it, tile by tile
-    patches: np.ndarray | None  # (N*OH*OW, KH*KW*C + 1), or None: cut them again
     mask: np.ndarray  # (N*OH*OW, F) bool: where the ReLU passed its input (Z > 0)
-    input_shape: tuple[int, ...]
-    geometry: WindowGeometry
-    strides: tuple[int, int]
     kernel_shape: tuple[int, ...]
-
-
-def _tile_patches(
-    padded: np.ndarray, start: int, stop: int, cache_shape: tuple, out: np.ndarray
-) -> np.ndarray:
-    """The patch rows of images ``start:stop``, with the bias column, into ``out``."""
-    kernel_h, kernel_w, c, strides, g = cache_shape
-    pixels, columns = g.out_h * g.out_w, kernel_h * kernel_w * c
-    block = out[: (stop - start) * pixels]
-    view = block[:, :columns].reshape(stop - start, g.out_h, g.out_w, kernel_h, kernel_w, c)
-    extract_patches(padded[start:stop], kernel_h, kernel_w, *strides, g.out_h, g.out_w, out=view)
-    block[:, columns] = 1.0
-    return block
 
 
 def conv2d_relu_forward(
@@ -161,35 +150,31 @@ def conv2d_relu_forward(
     padded = pad_spatial(
         x, g.pad_top, g.pad_bottom, g.pad_left, g.pad_right, workspace=workspace, name="input"
     )
-    pixels, columns = g.out_h * g.out_w, kernel_h * kernel_w * c
-    weights = np.concatenate([kernel.reshape(columns, filters), bias.reshape(1, filters)])
-    dtype = np.result_type(padded, weights)
-    weights = weights.astype(dtype, copy=False)
-    y = np.empty((n * pixels, filters), dtype=dtype)
+    pixels, columns = g.out_h * g.out_w, kernel_h * kernel_w * c + 1
+    weights = kernel_with_bias_row(kernel, bias)
+    weights = weights.astype(np.result_type(padded, weights), copy=False)
+    y = np.empty((n * pixels, filters), dtype=weights.dtype)
     mask = np.empty((n * pixels, filters), dtype=bool)
-    tile = images_per_tile(pixels, columns + 1, filters, y.itemsize)
+    tile = images_per_tile(pixels, columns, filters, y.itemsize)
     if keep_patches is None:
         keep_patches = c < KEEP_PATCHES_BELOW_CHANNELS
     if keep_patches:
-        whole = workspace.empty("patches_with_ones", (n * pixels, columns + 1), y)
+        whole = workspace.empty("patches_with_ones", (n * pixels, columns), y)
     else:
-        whole = None
-        patches = workspace.empty("tile_patches", (tile * pixels, columns + 1), y)
+        whole, patches = None, workspace.empty("tile_patches", (tile * pixels, columns), y)
     products = workspace.empty("tile_products", (tile * pixels, filters), y)
-    geometry = (kernel_h, kernel_w, c, tuple(strides), g)
     for start in range(0, n, tile):
         stop = min(start + tile, n)
         rows = slice(start * pixels, stop * pixels)
-        if whole is not None:
-            patches = whole[rows]
-        block = _tile_patches(padded, start, stop, geometry, patches)
+        block = whole[rows] if whole is not None else patches[: (stop - start) * pixels]
+        extract_patches_with_ones(padded[start:stop], kernel.shape, strides, g, out=block)
         z = products[: block.shape[0]]
         np.matmul(block, weights, out=z)
         relu_forward(z, out=y[rows])
         np.greater(z, 0, out=mask[rows])
     y = y.reshape(n, g.out_h, g.out_w, filters)
-    cache = TileCache(padded, whole, mask, tuple(x.shape), g, tuple(strides), tuple(kernel.shape))
-    return y, cache
+    conv = ConvCache(whole, tuple(x.shape), g, tuple(strides), bias_column=True)
+    return y, TileCache(conv, padded, mask, tuple(kernel.shape))
 
 
 def conv2d_relu_weight_gradients(
@@ -222,27 +207,28 @@ def conv2d_relu_weight_gradients(
     grad_kernel : ndarray (KH, KW, C, F)
     grad_bias : ndarray (F,)
     grad_z : ndarray (N, OH, OW, F) or None
-        ``dL/dZ`` when ``keep_grad_z``.
+        ``dL/dZ`` when ``keep_grad_z`` or ``grad_is_preactivation``; the input gradient
+        is :func:`scratch_cnn.functional.convolution.conv2d_input_gradient` of it and
+        ``cache.conv``.
     """
     kernel_h, kernel_w, c, filters = cache.kernel_shape
-    n = cache.input_shape[0]
-    g = cache.geometry
-    pixels, columns = g.out_h * g.out_w, kernel_h * kernel_w * c
+    conv = cache.conv
+    n = conv.input_shape[0]
+    pixels, columns = conv.geometry.out_h * conv.geometry.out_w, kernel_h * kernel_w * c + 1
     grad_2d = np.ascontiguousarray(grad_output).reshape(n * pixels, filters)
     workspace = workspace if workspace is not None else Workspace()
-    dtype = np.result_type(cache.padded, grad_2d)
-    like = np.empty(0, dtype)
-    tile = images_per_tile(pixels, columns + 1, filters, like.itemsize)
-    patches = workspace.empty("tile_patches", (tile * pixels, columns + 1), like)
+    like = np.empty(0, np.result_type(cache.padded, grad_2d))
+    tile = images_per_tile(pixels, columns, filters, like.itemsize)
+    if conv.patches is None:
+        patches = workspace.empty("tile_patches", (tile * pixels, columns), like)
     grad_z = None
     if grad_is_preactivation:
-        grad_z = grad_2d.astype(dtype, copy=False)
+        grad_z = grad_2d.astype(like.dtype, copy=False)
     elif keep_grad_z:
-        grad_z = np.multiply(grad_2d, cache.mask, dtype=dtype)
+        grad_z = np.multiply(grad_2d, cache.mask, dtype=like.dtype)
     else:
         tile_grad_z = workspace.empty("tile_products", (tile * pixels, filters), like)
-    geometry = (kernel_h, kernel_w, c, cache.strides, g)
-    total = np.zeros((columns + 1, filters), dtype=dtype)
+    total = np.zeros((columns, filters), dtype=like.dtype)
     for start in range(0, n, tile):
         stop = min(start + tile, n)
         rows = slice(start * pixels, stop * pixels)
@@ -251,37 +237,21 @@ def conv2d_relu_weight_gradients(
         else:
             grad_z_rows = tile_grad_z[: (stop - start) * pixels]
             np.multiply(grad_2d[rows], cache.mask[rows], out=grad_z_rows)
-        if cache.patches is not None:
-            block = cache.patches[rows]
+        if conv.patches is not None:
+            block = conv.patches[rows]
         else:
-            block = _tile_patches(cache.padded, start, stop, geometry, patches)
+            block = extract_patches_with_ones(
+                cache.padded[start:stop],
+                cache.kernel_shape,
+                conv.strides,
+                conv.geometry,
+                out=patches[: (stop - start) * pixels],
+            )
         total += block.T @ grad_z_rows
     grad_kernel, grad_bias = total[:-1].reshape(cache.kernel_shape), total[-1]
-    if keep_grad_z or grad_is_preactivation:
-        return grad_kernel, grad_bias, grad_z.reshape(grad_output.shape)
-    return grad_kernel, grad_bias, None
-
-
-def conv2d_relu_input_gradient(
-    grad_z: np.ndarray, cache: TileCache, kernel: np.ndarray, workspace: Workspace | None = None
-) -> np.ndarray:
-    """``dL/dx`` from ``dL/dZ`` (:func:`conv2d_relu_weight_gradients` with ``keep_grad_z``).
-
-    As :func:`scratch_cnn.functional.convolution.conv2d_input_gradient` computes it.
-
-    Parameters
-    ----------
-    grad_z : ndarray (N, OH, OW, F)
-    cache : TileCache
-    kernel : ndarray (KH, KW, C, F)
-    workspace : Workspace, optional
-
-    Returns
-    -------
-    ndarray (N, H, W, C)
-    """
-    conv_cache = ConvCache(None, cache.input_shape, cache.geometry, cache.strides)
-    return conv2d_input_gradient(grad_z, conv_cache, kernel, workspace)
+    if grad_z is None:
+        return grad_kernel, grad_bias, None
+    return grad_kernel, grad_bias, grad_z.reshape(grad_output.shape)
 
 
 def conv2d_relu_backward(
@@ -315,5 +285,5 @@ def conv2d_relu_backward(
     )
     if not need_input_grad:
         return None, grad_kernel, grad_bias
-    grad_input = conv2d_relu_input_gradient(grad_z, cache, kernel, workspace)
+    grad_input = conv2d_input_gradient(grad_z, cache.conv, kernel, workspace)
     return grad_input, grad_kernel, grad_bias

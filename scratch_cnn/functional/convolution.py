@@ -147,6 +147,48 @@ def choose_algorithm(x: Array, kernel: Array, strides: tuple[int, int]) -> str:
     return "im2col"
 
 
+def extract_patches_with_ones(
+    padded: np.ndarray,
+    kernel_shape: tuple[int, ...],
+    strides: tuple[int, int],
+    geometry: WindowGeometry,
+    out: np.ndarray,
+) -> np.ndarray:
+    """NumPy im2col into ``out`` (rows, ``KH*KW*C + 1``): the patches, then a column of 1s.
+
+    With :func:`kernel_with_bias_row`, one product adds the bias, and the kernel-gradient
+    product sums the bias gradient (a separate pass over the output cost as much as a
+    3-channel layer's whole product).
+
+    Parameters
+    ----------
+    padded : ndarray (N, Hp, Wp, C)
+    kernel_shape : (KH, KW, C, F)
+    strides : (int, int)
+    geometry : WindowGeometry
+    out : ndarray (N*OH*OW, KH*KW*C + 1)
+
+    Returns
+    -------
+    ndarray
+        ``out``.
+    """
+    kernel_h, kernel_w, c, _ = kernel_shape
+    columns = kernel_h * kernel_w * c
+    view = out[:, :columns].reshape(
+        padded.shape[0], geometry.out_h, geometry.out_w, kernel_h, kernel_w, c
+    )
+    extract_patches(padded, kernel_h, kernel_w, *strides, geometry.out_h, geometry.out_w, out=view)
+    out[:, columns] = 1.0
+    return out
+
+
+def kernel_with_bias_row(kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """The kernel as ``(KH*KW*C + 1, F)``, the bias its last row (see above)."""
+    filters = kernel.shape[-1]
+    return np.concatenate([kernel.reshape(-1, filters), bias.reshape(1, filters)])
+
+
 def conv2d_forward(
     x: Array,
     kernel: Array,
@@ -201,10 +243,8 @@ def conv2d_forward(
             patches = workspace.empty("patches_with_ones", shape, padded)
         else:
             patches = np.empty(shape, dtype=padded.dtype)
-        view = patches[:, :columns].reshape(n, g.out_h, g.out_w, kernel_h, kernel_w, c)
-        extract_patches(padded, *window, out=view)
-        patches[:, columns] = 1.0
-        y = tall_matmul(patches, np.concatenate([weights, bias.reshape(1, filters)]))
+        extract_patches_with_ones(padded, tuple(kernel.shape), strides, g, out=patches)
+        y = tall_matmul(patches, kernel_with_bias_row(kernel, bias))
         y = xp.reshape(y, (n, g.out_h, g.out_w, filters))
         return y, ConvCache(patches, tuple(x.shape), g, tuple(strides), bias_column=True)
     patches = extract_patches(padded, *window, workspace=workspace)

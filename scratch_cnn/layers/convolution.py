@@ -7,7 +7,6 @@ from typing import Any
 from scratch_cnn.functional.conv_relu_tiles import (
     TileCache,
     conv2d_relu_forward,
-    conv2d_relu_input_gradient,
     conv2d_relu_weight_gradients,
     uses_relu_tiles,
 )
@@ -89,23 +88,34 @@ class Conv2D(WeightedLayer):
     def bias_size(self) -> int:
         return self.filters
 
-    def forward(self, x: Array, training: bool = False) -> Array:
-        kernel, bias = self.params["kernel"], self.params.get("bias")
-        if (
+    def runs_relu_in_tiles(self, x: Array) -> bool:
+        """Whether :meth:`forward` runs the convolution and its ReLU together, in tiles.
+
+        NumPy, the im2col form and a bias (:func:`uses_relu_tiles`), a ReLU, and no need to
+        keep the pre-activation. Such a layer's ``forward`` lap includes the ReLU and its
+        ``weight gradient`` lap the ReLU's derivative
+        (:mod:`scratch_cnn.functional.conv_relu_tiles`).
+        """
+        return (
             self.activation.name == "relu"
             and not self.keep_preactivation
-            and uses_relu_tiles(x, kernel, bias, self.strides)
-        ):
-            # NumPy: the convolution and its ReLU in cache-sized tiles of images
-            # (scratch_cnn.functional.conv_relu_tiles); the "forward" lap includes the
-            # activation, and the backward pass's "weight gradient" its derivative.
-            y, self._cache = conv2d_relu_forward(
-                x, kernel, bias, self.strides, self.padding, workspace=self._workspace
-            )
-            self._lap("forward")
-            self._activation_input = self._activation_output = None
-            return y
-        return super().forward(x, training)
+            and uses_relu_tiles(x, self.params["kernel"], self.params.get("bias"), self.strides)
+        )
+
+    def forward(self, x: Array, training: bool = False) -> Array:
+        if not self.runs_relu_in_tiles(x):
+            return super().forward(x, training)
+        y, self._cache = conv2d_relu_forward(
+            x,
+            self.params["kernel"],
+            self.params["bias"],
+            self.strides,
+            self.padding,
+            workspace=self._workspace,
+        )
+        self._lap("forward")
+        self._activation_input = self._activation_output = None
+        return y
 
     def backward(
         self, grad_output: Array, need_input_grad: bool = True, grad_is_preactivation: bool = False
@@ -124,8 +134,8 @@ class Conv2D(WeightedLayer):
         self._lap("weight gradient")
         grad_input = None
         if need_input_grad:
-            grad_input = conv2d_relu_input_gradient(
-                grad_z, self._cache, self.params["kernel"], workspace=self._workspace
+            grad_input = conv2d_input_gradient(
+                grad_z, self._cache.conv, self.params["kernel"], workspace=self._workspace
             )
             self._lap("input gradient")
         self._cache = None

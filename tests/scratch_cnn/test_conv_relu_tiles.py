@@ -124,8 +124,10 @@ def test_which_convolutions_run_in_tiles(rng):
 
 
 def test_images_per_tile():
-    # vgg_b's first layer in float32: 1024 pixels x (76 + 96) values x 4 bytes per image
-    assert images_per_tile(1024, 76, 96, 4) == conv_relu_tiles.TILE_BYTES // 704_512
+    # vgg_b's first layer in float32 takes 704,512 bytes per image: 4 in 3 MiB
+    assert conv_relu_tiles.TILE_BYTES == 3 * 2**20
+    assert images_per_tile(1024, 76, 96, 4) == 4
+    assert images_per_tile(1024, 76, 96, 8) == 2
     assert images_per_tile(10**6, 10**3, 10**3, 8) == 1  # at least one image
 
 
@@ -159,6 +161,11 @@ def test_a_relu_conv_layer_matches_the_conv_and_an_activation_layer(rng):
     )
     x = rng.normal(size=(5, 10, 10, 3))
     y_fused, y_apart = fused.forward(x, training=True), apart.forward(x, training=True)
+    assert all(isinstance(layer._cache, conv_relu_tiles.TileCache) for layer in fused.layers)
+    assert not any(
+        isinstance(getattr(layer, "_cache", None), conv_relu_tiles.TileCache)
+        for layer in apart.layers
+    )
     np.testing.assert_allclose(y_fused, y_apart, rtol=1e-12)
     grad = rng.normal(size=y_fused.shape)
     for layers in (fused.layers, apart.layers):

@@ -170,7 +170,7 @@ def test_relu_conv_layers_in_tiles(rng, strides, padding, kernel, monkeypatch):
 
     def spy(*args, **kwargs):
         y, cache = conv_relu_tiles.conv2d_relu_forward(*args, **kwargs)
-        kept.append(cache.patches is not None)
+        kept.append(cache.conv.patches is not None)
         return y, cache
 
     monkeypatch.setattr(convolution, "conv2d_relu_forward", spy)
