@@ -35,13 +35,14 @@ import numpy as np
 from scratch_cnn.functional.activations import relu_forward
 from scratch_cnn.functional.convolution import (
     ConvCache,
+    WindowGeometry,
     choose_algorithm,
     conv2d_input_gradient,
     extract_patches_with_ones,
     kernel_with_bias_row,
     window_geometry,
 )
-from scratch_cnn.functional.im2col import pad_spatial
+from scratch_cnn.functional.im2col import pad_spatial, window_row_items, window_rows
 from scratch_cnn.functional.workspace import Workspace
 
 Array = Any
@@ -56,13 +57,15 @@ Array = Any
 TILE_BYTES = 3 * 2**20
 #: Keep the whole patch matrix for the backward pass when the input has fewer channels
 #: than this; otherwise the backward pass cuts each tile's patches again from the padded
-#: input. Cutting is a copy of ``C`` values per window offset: slow per byte for 1 or 3
-#: channels, cheap for 32. Two shards of 64 images at once, forward + backward, ms
-#: (untiled / tiles, patches cut again / tiles, patches kept): vgg_b conv1 (5x5, 3 -> 96)
-#: 41.7 / 36.3 / 34.3; vgg12_32 conv1 (3x3, 3 -> 32) 10.1 / 10.1 / 8.5; vgg12_32 conv2
-#: (3x3, 32 -> 32, with the input gradient) 21.0 / 18.8 / 20.2; lenet2 conv2 (3x3,
-#: 32 -> 32 on 32x32) 85.9 / 75.6 / 80.5.
-KEEP_PATCHES_BELOW_CHANNELS = 8
+#: input, in cache, instead of writing the matrix to memory and reading it back. Cutting
+#: copies a run of ``KW*C`` values per window row (:func:`TilePatches.cut`), which is slow
+#: per byte for 1 channel. Two shards of 64 images at once, forward + backward, ms (kept /
+#: cut again, medians of 5 interleaved runs, 2026-12-03): vgg_b conv1 (5x5, 3 -> 96)
+#: 37.3 / 35.8; lenet5 conv1 (5x5, 3 -> 32) 17.8 / 15.4; vgg12_32 conv1 (3x3, 3 -> 32)
+#: 8.9 / 8.9; 28x28x1, 5x5 -> 32 7.0 / 7.7 and 3x3 -> 32 5.7 / 6.7; vgg12_32 conv2
+#: (3x3, 32 -> 32, with the input gradient) 24.5 / 20.6; lenet2 conv2 (3x3, 32 -> 32)
+#: 101.0 / 81.5.
+KEEP_PATCHES_BELOW_CHANNELS = 3
 
 
 def images_per_tile(pixels: int, columns: int, filters: int, itemsize: int) -> int:
@@ -98,6 +101,48 @@ def uses_relu_tiles(x: Array, kernel: Array, bias: Array | None, strides: tuple[
         and bias is not None
         and choose_algorithm(x, kernel, strides) == "im2col"
     )
+
+
+class TilePatches:
+    """Cuts the patch rows of tiles of images (with the column of ones) from one input.
+
+    The strided view of every window row over the whole padded input
+    (:func:`scratch_cnn.functional.im2col.window_rows`) is made once per pass, and each
+    tile is one copy out of it: building the view for every tile cost 0.24 ms of the
+    1.35 ms that cutting vgg_b's first layer on 64 images took, in 16 tiles.
+    """
+
+    def __init__(
+        self,
+        padded: np.ndarray,
+        kernel_shape: tuple[int, ...],
+        strides: tuple[int, int],
+        geometry: WindowGeometry,
+    ) -> None:
+        self.padded, self.kernel_shape, self.strides, self.geometry = (
+            padded,
+            tuple(kernel_shape),
+            tuple(strides),
+            geometry,
+        )
+        kernel_h, kernel_w = self.kernel_shape[:2]
+        self.source = window_rows(
+            padded, kernel_h, kernel_w, *self.strides, geometry.out_h, geometry.out_w
+        )
+
+    def cut(self, start: int, stop: int, out: np.ndarray) -> np.ndarray:
+        """Patches of images ``start:stop`` into ``out`` ((stop-start)*OH*OW, columns)."""
+        kernel_h, kernel_w, c, _ = self.kernel_shape
+        if self.source is not None and out.dtype == self.padded.dtype:
+            shape = (stop - start, self.geometry.out_h, self.geometry.out_w, kernel_h, kernel_w, c)
+            destination = window_row_items(out[:, :-1].reshape(shape))
+            if destination is not None:
+                np.copyto(destination, self.source[start:stop])
+                out[:, -1] = 1.0
+                return out
+        return extract_patches_with_ones(
+            self.padded[start:stop], self.kernel_shape, self.strides, self.geometry, out=out
+        )
 
 
 @dataclass
@@ -163,11 +208,12 @@ def conv2d_relu_forward(
     else:
         whole, patches = None, workspace.empty("tile_patches", (tile * pixels, columns), y)
     products = workspace.empty("tile_products", (tile * pixels, filters), y)
+    cutter = TilePatches(padded, kernel.shape, strides, g)
     for start in range(0, n, tile):
         stop = min(start + tile, n)
         rows = slice(start * pixels, stop * pixels)
         block = whole[rows] if whole is not None else patches[: (stop - start) * pixels]
-        extract_patches_with_ones(padded[start:stop], kernel.shape, strides, g, out=block)
+        cutter.cut(start, stop, block)
         z = products[: block.shape[0]]
         np.matmul(block, weights, out=z)
         relu_forward(z, out=y[rows])
@@ -229,6 +275,8 @@ def conv2d_relu_weight_gradients(
     else:
         tile_grad_z = workspace.empty("tile_products", (tile * pixels, filters), like)
     total = np.zeros((columns, filters), dtype=like.dtype)
+    if conv.patches is None:
+        cutter = TilePatches(cache.padded, cache.kernel_shape, conv.strides, conv.geometry)
     for start in range(0, n, tile):
         stop = min(start + tile, n)
         rows = slice(start * pixels, stop * pixels)
@@ -240,13 +288,7 @@ def conv2d_relu_weight_gradients(
         if conv.patches is not None:
             block = conv.patches[rows]
         else:
-            block = extract_patches_with_ones(
-                cache.padded[start:stop],
-                cache.kernel_shape,
-                conv.strides,
-                conv.geometry,
-                out=patches[: (stop - start) * pixels],
-            )
+            block = cutter.cut(start, stop, patches[: (stop - start) * pixels])
         total += block.T @ grad_z_rows
     grad_kernel, grad_bias = total[:-1].reshape(cache.kernel_shape), total[-1]
     if grad_z is None:

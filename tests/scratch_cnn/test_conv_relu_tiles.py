@@ -39,8 +39,10 @@ def assert_close(actual, expected, dtype):
 
 CASES = [
     # (input HWC, kernel, filters, strides, padding, keep_patches, need_input_grad)
-    ((12, 12, 3), 5, 16, (1, 1), "same", None, False),  # a first layer: patches kept
-    ((12, 12, 3), 3, 16, (1, 1), "same", False, True),  # few channels, patches cut again
+    ((12, 12, 2), 5, 16, (1, 1), "same", None, False),  # a 2-channel first layer: kept
+    ((12, 12, 3), 5, 16, (1, 1), "same", None, False),  # 3 channels: patches cut again
+    ((12, 12, 3), 3, 16, (1, 1), "same", True, True),  # kept, with the input gradient
+    ((12, 12, 1), 3, 16, (1, 1), "same", False, True),  # 1 channel, patches cut again
     ((10, 9, 8), 3, 30, (1, 1), "same", None, True),  # patches cut again
     ((10, 9, 8), 3, 30, (1, 1), "valid", True, True),
     ((11, 10, 4), 3, 6, (2, 2), "same", None, True),  # stride 2: col2im input gradient
@@ -77,6 +79,25 @@ def test_tiles_match_the_untiled_passes(
         assert_close(y, y_expected, dtype)
         for actual, expected in zip(grads, grads_expected, strict=True):
             assert_close(actual, expected, dtype)
+
+
+def test_tiles_of_an_input_of_another_dtype(rng):
+    # A float32 input under a float64 kernel: the patches are float64, so the windows
+    # cannot be copied as opaque runs of the input's bytes and take the converting copy.
+    x = rng.normal(size=(5, 8, 8, 3)).astype(np.float32)
+    kernel = rng.normal(size=(3, 3, 3, 4))
+    bias = rng.normal(size=4)
+    grad_output = rng.normal(size=(5, 8, 8, 4))
+    y_expected, grads_expected = untiled(
+        x.astype(np.float64), kernel, bias, grad_output, (1, 1), "same", True
+    )
+    for keep in (True, False):
+        y, cache = conv2d_relu_forward(x, kernel, bias, (1, 1), "same", keep_patches=keep)
+        grads = conv2d_relu_backward(grad_output, cache, kernel, True)
+        assert y.dtype == np.float64
+        assert_close(y, y_expected, "float64")
+        for actual, expected in zip(grads, grads_expected, strict=True):
+            assert_close(actual, expected, "float64")
 
 
 def test_no_gradient_passes_the_kink(rng):

@@ -160,7 +160,7 @@ def test_check_leaves_a_float32_model_untouched(rng):
 @pytest.mark.parametrize(("strides", "padding", "kernel"), CONV_CASES)
 def test_relu_conv_layers_in_tiles(rng, strides, padding, kernel, monkeypatch):
     # ReLU convolutions run in tiles of images (scratch_cnn.functional.conv_relu_tiles):
-    # the first layer keeps its 3-channel patches, the second (8 channels) cuts them again
+    # the first layer keeps its 2-channel patches, the second (8 channels) cuts them again
     # in the backward pass and needs its input gradient. Tiny tiles: several per batch.
     from scratch_cnn.functional import conv_relu_tiles
     from scratch_cnn.layers import convolution
@@ -176,7 +176,7 @@ def test_relu_conv_layers_in_tiles(rng, strides, padding, kernel, monkeypatch):
     monkeypatch.setattr(convolution, "conv2d_relu_forward", spy)
     model = sc.Sequential(
         [
-            sc.Input((7, 6, 3)),
+            sc.Input((7, 6, 2)),
             sc.Conv2D(8, (2, 2), padding="same", activation="relu"),
             # 25 filters: im2col, not the row form, at stride 1 too (choose_algorithm)
             sc.Conv2D(25, kernel, strides=strides, padding=padding, activation="relu"),
@@ -186,5 +186,5 @@ def test_relu_conv_layers_in_tiles(rng, strides, padding, kernel, monkeypatch):
         dtype="float64",
         seed=2,
     )
-    check(model, rng.normal(size=(3, 7, 6, 3)), rng.integers(0, 3, 3))
+    check(model, rng.normal(size=(3, 7, 6, 2)), rng.integers(0, 3, 3))
     assert kept[:2] == [True, False]  # the first forward pass: layer 1, then layer 2
