@@ -19,6 +19,11 @@ otherwise ``dZ`` is formed whole, as the input gradient
 matrix is kept whole from the forward pass for inputs of few channels and cut again tile
 by tile from the padded input otherwise (:data:`KEEP_PATCHES_BELOW_CHANNELS`).
 
+A convolution with another activation (tanh, sigmoid) runs the same tiles without the
+ReLU where its patch matrix is large (:func:`uses_linear_tiles`): the product goes
+straight to the output, the activation and its derivative run as for any layer, and the
+backward pass takes ``dL/dZ``; only the patch matrix's trip to memory is saved.
+
 Each output row is the same dot product as in the whole GEMM; the kernel gradient adds
 the tiles' partial sums, so it differs from the whole product by the order of the sums
 over rows (tests compare both paths). NumPy only: other array libraries take the
@@ -66,6 +71,15 @@ TILE_BYTES = 3 * 2**20
 #: (3x3, 32 -> 32, with the input gradient) 24.5 / 20.6; lenet2 conv2 (3x3, 32 -> 32)
 #: 101.0 / 81.5.
 KEEP_PATCHES_BELOW_CHANNELS = 3
+#: A convolution without a ReLU (tanh, sigmoid, linear) runs in tiles only from this many
+#: input channels and a patch matrix above this many bytes (:func:`uses_linear_tiles`).
+#: Two shards of 64 images at once, forward + tanh + backward, ms (untiled / tiles,
+#: medians of 5 interleaved runs, 2026-12-03): lenet2's conv 2 (3x3, 32 -> 32 on 16x16,
+#: 19 MB of patches per shard) 22.4 / 18.7, conv 3 (32 -> 64 on 8x8, 4.7 MB) 8.9 / 8.5,
+#: conv 4 (64 -> 120 on 4x4, 2.4 MB) 6.0 / 6.2; first layers lose: lenet2's conv 1
+#: (3 channels) 14.2 / 14.5, 28x28x1 3x3 -> 20 4.9 / 5.5.
+LINEAR_TILES_MIN_CHANNELS = 8
+LINEAR_TILES_MIN_PATCH_BYTES = 2 * TILE_BYTES
 
 
 def images_per_tile(pixels: int, columns: int, filters: int, itemsize: int) -> int:
@@ -101,6 +115,26 @@ def uses_relu_tiles(x: Array, kernel: Array, bias: Array | None, strides: tuple[
         and bias is not None
         and choose_algorithm(x, kernel, strides) == "im2col"
     )
+
+
+def uses_linear_tiles(
+    x: Array, kernel: Array, bias: Array | None, strides: tuple[int, int], padding: str
+) -> bool:
+    """Whether a convolution with another activation than ReLU runs in tiles here.
+
+    Without a ReLU the tiles save only the patch matrix's trip to memory and back (the
+    pre-activation is written whole, for the activation), so they are used where that
+    matrix is large and cheap to cut again: as :func:`uses_relu_tiles`, and at least
+    :data:`LINEAR_TILES_MIN_CHANNELS` input channels and a patch matrix of more than
+    :data:`LINEAR_TILES_MIN_PATCH_BYTES`.
+    """
+    if not uses_relu_tiles(x, kernel, bias, strides) or x.shape[3] < LINEAR_TILES_MIN_CHANNELS:
+        return False
+    kernel_h, kernel_w = kernel.shape[:2]
+    g = window_geometry(x.shape[1], x.shape[2], (kernel_h, kernel_w), strides, padding)
+    rows = x.shape[0] * g.out_h * g.out_w
+    patch_bytes = rows * (kernel_h * kernel_w * x.shape[3] + 1) * x.itemsize
+    return patch_bytes > LINEAR_TILES_MIN_PATCH_BYTES
 
 
 class TilePatches:
@@ -153,7 +187,8 @@ class TileCache:
     #: whole, else None; the input gradient takes it as it is.
     conv: ConvCache
     padded: np.ndarray  # (N, Hp, Wp, C): the patches are cut again from it, tile by tile
-    mask: np.ndarray  # (N*OH*OW, F) bool: where the ReLU passed its input (Z > 0)
+    #: (N*OH*OW, F) bool: where the ReLU passed its input (Z > 0); None without a ReLU.
+    mask: np.ndarray | None
     kernel_shape: tuple[int, ...]
 
 
@@ -165,8 +200,9 @@ def conv2d_relu_forward(
     padding: str,
     workspace: Workspace | None = None,
     keep_patches: bool | None = None,
+    relu: bool = True,
 ) -> tuple[np.ndarray, TileCache]:
-    """``max(conv2d(x, kernel) + bias, 0)`` in tiles of images.
+    """``max(conv2d(x, kernel) + bias, 0)`` in tiles of images (or without the ReLU).
 
     Parameters
     ----------
@@ -181,11 +217,14 @@ def conv2d_relu_forward(
     keep_patches : bool, optional
         Keep the whole patch matrix for the backward pass; by default for inputs of
         fewer than :data:`KEEP_PATCHES_BELOW_CHANNELS` channels.
+    relu : bool
+        False: no ReLU, ``y`` is the convolution itself (for a layer with another
+        activation, :func:`uses_linear_tiles`); its backward pass takes ``dL/dZ``.
 
     Returns
     -------
     y : ndarray (N, OH, OW, F)
-        The ReLU's output.
+        The ReLU's output (the convolution's without it).
     cache : TileCache
     """
     n, h, w, c = x.shape
@@ -199,7 +238,7 @@ def conv2d_relu_forward(
     weights = kernel_with_bias_row(kernel, bias)
     weights = weights.astype(np.result_type(padded, weights), copy=False)
     y = np.empty((n * pixels, filters), dtype=weights.dtype)
-    mask = np.empty((n * pixels, filters), dtype=bool)
+    mask = np.empty((n * pixels, filters), dtype=bool) if relu else None
     tile = images_per_tile(pixels, columns, filters, y.itemsize)
     if keep_patches is None:
         keep_patches = c < KEEP_PATCHES_BELOW_CHANNELS
@@ -207,13 +246,17 @@ def conv2d_relu_forward(
         whole = workspace.empty("patches_with_ones", (n * pixels, columns), y)
     else:
         whole, patches = None, workspace.empty("tile_patches", (tile * pixels, columns), y)
-    products = workspace.empty("tile_products", (tile * pixels, filters), y)
+    if relu:
+        products = workspace.empty("tile_products", (tile * pixels, filters), y)
     cutter = TilePatches(padded, kernel.shape, strides, g)
     for start in range(0, n, tile):
         stop = min(start + tile, n)
         rows = slice(start * pixels, stop * pixels)
         block = whole[rows] if whole is not None else patches[: (stop - start) * pixels]
         cutter.cut(start, stop, block)
+        if not relu:  # the product is the output
+            np.matmul(block, weights, out=y[rows])
+            continue
         z = products[: block.shape[0]]
         np.matmul(block, weights, out=z)
         relu_forward(z, out=y[rows])
@@ -267,6 +310,10 @@ def conv2d_relu_weight_gradients(
     tile = images_per_tile(pixels, columns, filters, like.itemsize)
     if conv.patches is None:
         patches = workspace.empty("tile_patches", (tile * pixels, columns), like)
+    if cache.mask is None and not grad_is_preactivation:
+        raise ValueError(
+            "this tiled convolution ran without a ReLU: pass dL/dZ with grad_is_preactivation=True."
+        )
     grad_z = None
     if grad_is_preactivation:
         grad_z = grad_2d.astype(like.dtype, copy=False)

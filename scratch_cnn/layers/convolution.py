@@ -8,6 +8,7 @@ from scratch_cnn.functional.conv_relu_tiles import (
     TileCache,
     conv2d_relu_forward,
     conv2d_relu_weight_gradients,
+    uses_linear_tiles,
     uses_relu_tiles,
 )
 from scratch_cnn.functional.convolution import (
@@ -102,6 +103,16 @@ class Conv2D(WeightedLayer):
             and uses_relu_tiles(x, self.params["kernel"], self.params.get("bias"), self.strides)
         )
 
+    def runs_linear_in_tiles(self, x: Array) -> bool:
+        """Whether :meth:`linear_forward` runs the convolution alone in tiles.
+
+        Any activation but a fused ReLU, where :func:`uses_linear_tiles` finds the patch
+        matrix worth keeping out of memory. The laps are those of the untiled layer.
+        """
+        return not self.runs_relu_in_tiles(x) and uses_linear_tiles(
+            x, self.params["kernel"], self.params.get("bias"), self.strides, self.padding
+        )
+
     def forward(self, x: Array, training: bool = False) -> Array:
         if not self.runs_relu_in_tiles(x):
             return super().forward(x, training)
@@ -120,7 +131,7 @@ class Conv2D(WeightedLayer):
     def backward(
         self, grad_output: Array, need_input_grad: bool = True, grad_is_preactivation: bool = False
     ) -> Array | None:
-        if not isinstance(self._cache, TileCache):
+        if not isinstance(self._cache, TileCache) or self._cache.mask is None:
             return super().backward(grad_output, need_input_grad, grad_is_preactivation)
         grad_kernel, grad_bias, grad_z = conv2d_relu_weight_gradients(
             grad_output,
@@ -142,6 +153,17 @@ class Conv2D(WeightedLayer):
         return grad_input
 
     def linear_forward(self, x: Array) -> Array:
+        if self.runs_linear_in_tiles(x):
+            z, self._cache = conv2d_relu_forward(
+                x,
+                self.params["kernel"],
+                self.params["bias"],
+                self.strides,
+                self.padding,
+                workspace=self._workspace,
+                relu=False,
+            )
+            return z
         z, self._cache = conv2d_forward(
             x,
             self.params["kernel"],
@@ -154,9 +176,16 @@ class Conv2D(WeightedLayer):
 
     def linear_backward(self, grad_preactivation: Array, need_input_grad: bool) -> Array | None:
         kernel = self.params["kernel"]
-        grad_kernel, grad_bias = conv2d_weight_gradients(
-            grad_preactivation, self._cache, tuple(kernel.shape), workspace=self._workspace
-        )
+        cache = self._cache
+        if isinstance(cache, TileCache):  # linear tiles: the ConvCache for the input grad
+            grad_kernel, grad_bias, grad_preactivation = conv2d_relu_weight_gradients(
+                grad_preactivation, cache, grad_is_preactivation=True, workspace=self._workspace
+            )
+            cache = cache.conv
+        else:
+            grad_kernel, grad_bias = conv2d_weight_gradients(
+                grad_preactivation, cache, tuple(kernel.shape), workspace=self._workspace
+            )
         self.grads["kernel"] = grad_kernel
         if self.use_bias:
             self.grads["bias"] = grad_bias
@@ -164,7 +193,7 @@ class Conv2D(WeightedLayer):
         grad_input = None
         if need_input_grad:
             grad_input = conv2d_input_gradient(
-                grad_preactivation, self._cache, kernel, workspace=self._workspace
+                grad_preactivation, cache, kernel, workspace=self._workspace
             )
             self._lap("input gradient")
         self._cache = None  # free the patch matrix as soon as it is used

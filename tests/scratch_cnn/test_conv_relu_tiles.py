@@ -197,3 +197,83 @@ def test_a_relu_conv_layer_matches_the_conv_and_an_activation_layer(rng):
     for tiled, plain in zip(fused.layers, convs, strict=True):
         for name in ("kernel", "bias"):
             np.testing.assert_allclose(tiled.grads[name], plain.grads[name], rtol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("need_input_grad", [True, False])
+def test_tiles_without_the_relu_match_the_untiled_convolution(
+    rng, monkeypatch, dtype, need_input_grad
+):
+    monkeypatch.setattr(conv_relu_tiles, "TILE_BYTES", 20_000)  # several tiles
+    x = rng.normal(size=(7, 9, 8, 10)).astype(dtype)
+    kernel = (rng.normal(size=(3, 3, 10, 12)) * 0.3).astype(dtype)
+    bias = rng.normal(size=12).astype(dtype)
+    z_expected, conv_cache = conv2d_forward(x, kernel, bias, (1, 1), "same", algorithm="im2col")
+    grad_z = rng.normal(size=z_expected.shape).astype(dtype)
+    expected = conv2d_backward(grad_z, conv_cache, kernel, need_input_grad=need_input_grad)
+    z, cache = conv2d_relu_forward(x, kernel, bias, (1, 1), "same", relu=False)
+    assert cache.mask is None
+    assert_close(z, z_expected, dtype)  # negative values too: no ReLU
+    assert (z < 0).any()
+    grad_kernel, grad_bias, returned = conv2d_relu_weight_gradients(
+        grad_z, cache, grad_is_preactivation=True
+    )
+    assert_close(grad_kernel, expected[1], dtype)
+    assert_close(grad_bias, expected[2], dtype)
+    if need_input_grad:
+        from scratch_cnn.functional.convolution import conv2d_input_gradient
+
+        assert_close(conv2d_input_gradient(returned, cache.conv, kernel), expected[0], dtype)
+    with pytest.raises(ValueError, match="without a ReLU"):
+        conv2d_relu_weight_gradients(grad_z, cache)
+
+
+def test_which_convolutions_without_a_relu_run_in_tiles(rng, monkeypatch):
+    monkeypatch.setattr(conv_relu_tiles, "LINEAR_TILES_MIN_PATCH_BYTES", 25_000)
+    kernel = rng.normal(size=(3, 3, 8, 30))
+    bias = np.zeros(30)
+    x = rng.normal(size=(2, 8, 8, 8))  # 128 rows x 73 columns x 8 bytes: 74,752 bytes
+    assert conv_relu_tiles.uses_linear_tiles(x, kernel, bias, (1, 1), "same")
+    assert conv_relu_tiles.uses_linear_tiles(x, kernel, bias, (1, 1), "valid")  # 42,048
+    assert not conv_relu_tiles.uses_linear_tiles(x, kernel, bias, (2, 2), "same")  # 18,688
+    assert not conv_relu_tiles.uses_linear_tiles(x[:1], kernel, bias, (1, 1), "valid")  # 21,024
+    # few channels (a first layer): the patches are cheap in memory, dear to cut again
+    few = rng.normal(size=(4, 16, 16, 3))
+    assert not conv_relu_tiles.uses_linear_tiles(few, kernel[:, :, :3], bias, (1, 1), "same")
+    assert not conv_relu_tiles.uses_linear_tiles(x, kernel, None, (1, 1), "same")
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid", None])
+def test_a_layer_with_another_activation_in_tiles_matches_the_untiled_layer(
+    rng, monkeypatch, activation
+):
+    def model():
+        return sc.Sequential(
+            [
+                sc.Input((9, 9, 8)),
+                sc.Conv2D(30, 3, padding="same", activation=activation),
+                sc.Conv2D(30, 3, activation=activation),
+            ],
+            dtype="float64",
+            seed=3,
+        )
+
+    x = rng.normal(size=(5, 9, 9, 8))
+    grad = rng.normal(size=(5, 7, 7, 30))
+    results = []
+    for min_bytes in (0, 2**62):  # every layer in tiles, then none
+        monkeypatch.setattr(conv_relu_tiles, "LINEAR_TILES_MIN_PATCH_BYTES", min_bytes)
+        net = model()
+        y = net.forward(x, training=True)
+        tiled = [isinstance(layer._cache, conv_relu_tiles.TileCache) for layer in net.layers]
+        assert tiled == [min_bytes == 0] * 2
+        g = grad
+        for index in reversed(range(len(net.layers))):
+            g = net.layers[index].backward(g, need_input_grad=True)
+        results.append((y, g, [dict(layer.grads) for layer in net.layers]))
+    (y_tiles, g_tiles, grads_tiles), (y_plain, g_plain, grads_plain) = results
+    np.testing.assert_allclose(y_tiles, y_plain, rtol=1e-12)
+    np.testing.assert_allclose(g_tiles, g_plain, rtol=1e-10, atol=1e-12)
+    for tiled, plain in zip(grads_tiles, grads_plain, strict=True):
+        for name in ("kernel", "bias"):
+            np.testing.assert_allclose(tiled[name], plain[name], rtol=1e-10, atol=1e-12)
