@@ -39,6 +39,7 @@ import numpy as np
 
 from scratch_cnn.functional.activations import relu_forward
 from scratch_cnn.functional.convolution import (
+    ROW_FORM_MAX_FILTERS,
     ConvCache,
     WindowGeometry,
     choose_algorithm,
@@ -79,6 +80,15 @@ KEEP_PATCHES_BELOW_CHANNELS = 3
 #: conv 4 (64 -> 120 on 4x4, 2.4 MB) 6.0 / 6.2; first layers lose: lenet2's conv 1
 #: (3 channels) 14.2 / 14.5, 28x28x1 3x3 -> 20 4.9 / 5.5.
 LINEAR_TILES_MIN_CHANNELS = 8
+#: A ReLU convolution for which :func:`~scratch_cnn.functional.convolution.choose_algorithm`
+#: picks the row form runs in tiles instead when a window row holds fewer values than
+#: this (``KW*C``, the inner size of the row form's products) and it has more than
+#: ``ROW_FORM_MAX_FILTERS`` filters. Two shards of 64 images at once, forward + ReLU +
+#: backward with the input gradient, ms (row form / tiles, medians of 5 interleaved runs,
+#: 2026-12-03): lenet5's conv 2 (5x5, 32 -> 64, 160 values a row) 93.0 / 80.3; vgg_b's
+#: conv 2 (5x5, 96 -> 192, 480 values) 579 / 592 and 96 -> 96 332 / 339; numpy_cnn-like
+#: 5x5, 8 -> 8 (8 filters) 7.0 / 7.8.
+TILES_OVER_ROWS_BELOW_ROW_VALUES = 256
 LINEAR_TILES_MIN_PATCH_BYTES = 2 * TILE_BYTES
 
 
@@ -105,16 +115,17 @@ def images_per_tile(pixels: int, columns: int, filters: int, itemsize: int) -> i
 def uses_relu_tiles(x: Array, kernel: Array, bias: Array | None, strides: tuple[int, int]) -> bool:
     """Whether a ReLU convolution of ``x`` runs in tiles here.
 
-    NumPy arrays, a bias (it rides in the product as a column of ones) and the im2col form
-    (:func:`scratch_cnn.functional.convolution.choose_algorithm`; the row form has no
-    per-image patch matrix to tile).
+    NumPy arrays, a bias (it rides in the product as a column of ones) and the im2col
+    form (:func:`scratch_cnn.functional.convolution.choose_algorithm`; the row form has
+    no per-image patch matrix to tile), or the row form's choice where its products are
+    short (:data:`TILES_OVER_ROWS_BELOW_ROW_VALUES`).
     """
-    return (
-        isinstance(x, np.ndarray)
-        and isinstance(kernel, np.ndarray)
-        and bias is not None
-        and choose_algorithm(x, kernel, strides) == "im2col"
-    )
+    if not (isinstance(x, np.ndarray) and isinstance(kernel, np.ndarray) and bias is not None):
+        return False
+    if choose_algorithm(x, kernel, strides) == "im2col":
+        return True
+    _, kernel_w, channels, filters = kernel.shape
+    return kernel_w * channels < TILES_OVER_ROWS_BELOW_ROW_VALUES and filters > ROW_FORM_MAX_FILTERS
 
 
 def uses_linear_tiles(

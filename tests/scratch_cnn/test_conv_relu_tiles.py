@@ -15,7 +15,7 @@ from scratch_cnn.functional.conv_relu_tiles import (
     images_per_tile,
     uses_relu_tiles,
 )
-from scratch_cnn.functional.convolution import conv2d_backward, conv2d_forward
+from scratch_cnn.functional.convolution import choose_algorithm, conv2d_backward, conv2d_forward
 from scratch_cnn.functional.workspace import Workspace
 
 TOLERANCE = {"float64": 1e-12, "float32": 1e-5}
@@ -140,6 +140,12 @@ def test_which_convolutions_run_in_tiles(rng):
     # 8 channels, 16 filters: the row form (choose_algorithm), which has no patch matrix
     wide = rng.normal(size=(2, 8, 8, 8))
     assert not uses_relu_tiles(wide, rng.normal(size=(3, 3, 8, 16)), np.zeros(16), (1, 1))
+    # 5x5 kernels pick the row form; tiles instead while a window row is short (5 x 32)
+    lenet5_conv2 = rng.normal(size=(5, 5, 32, 64))
+    assert choose_algorithm(np.zeros((2, 8, 8, 32)), lenet5_conv2, (1, 1)) == "rows"
+    assert uses_relu_tiles(np.zeros((2, 8, 8, 32)), lenet5_conv2, np.zeros(64), (1, 1))
+    vgg_b_conv2 = np.zeros((5, 5, 96, 192))  # 480 values a row: the row form stays
+    assert not uses_relu_tiles(np.zeros((2, 8, 8, 96)), vgg_b_conv2, np.zeros(192), (1, 1))
     xps = pytest.importorskip("array_api_strict")
     assert not uses_relu_tiles(xps.asarray(x), xps.asarray(kernel), xps.asarray(bias), (1, 1))
 
