@@ -80,6 +80,7 @@ KEEP_PATCHES_BELOW_CHANNELS = 3
 #: conv 4 (64 -> 120 on 4x4, 2.4 MB) 6.0 / 6.2; first layers lose: lenet2's conv 1
 #: (3 channels) 14.2 / 14.5, 28x28x1 3x3 -> 20 4.9 / 5.5.
 LINEAR_TILES_MIN_CHANNELS = 8
+LINEAR_TILES_MIN_PATCH_BYTES = 2 * TILE_BYTES
 #: A ReLU convolution for which :func:`~scratch_cnn.functional.convolution.choose_algorithm`
 #: picks the row form runs in tiles instead when a window row holds fewer values than
 #: this (``KW*C``, the inner size of the row form's products) and it has more than
@@ -89,7 +90,6 @@ LINEAR_TILES_MIN_CHANNELS = 8
 #: conv 2 (5x5, 96 -> 192, 480 values) 579 / 592 and 96 -> 96 332 / 339; numpy_cnn-like
 #: 5x5, 8 -> 8 (8 filters) 7.0 / 7.8.
 TILES_OVER_ROWS_BELOW_ROW_VALUES = 256
-LINEAR_TILES_MIN_PATCH_BYTES = 2 * TILE_BYTES
 
 
 def images_per_tile(pixels: int, columns: int, filters: int, itemsize: int) -> int:
@@ -180,7 +180,10 @@ class TilePatches:
         kernel_h, kernel_w, c, _ = self.kernel_shape
         if self.source is not None and out.dtype == self.padded.dtype:
             shape = (stop - start, self.geometry.out_h, self.geometry.out_w, kernel_h, kernel_w, c)
-            destination = window_row_items(out[:, :-1].reshape(shape))
+            try:  # a view of out's patch columns, never a copy
+                destination = window_row_items(np.reshape(out[:, :-1], shape, copy=False))
+            except ValueError:
+                destination = None
             if destination is not None:
                 np.copyto(destination, self.source[start:stop])
                 out[:, -1] = 1.0
