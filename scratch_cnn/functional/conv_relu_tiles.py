@@ -314,6 +314,10 @@ def conv2d_relu_weight_gradients(
         is :func:`scratch_cnn.functional.convolution.conv2d_input_gradient` of it and
         ``cache.conv``.
     """
+    if cache.mask is None and not grad_is_preactivation:
+        raise ValueError(
+            "this tiled convolution ran without a ReLU: pass dL/dZ with grad_is_preactivation=True."
+        )
     kernel_h, kernel_w, c, filters = cache.kernel_shape
     conv = cache.conv
     n = conv.input_shape[0]
@@ -324,10 +328,7 @@ def conv2d_relu_weight_gradients(
     tile = images_per_tile(pixels, columns, filters, like.itemsize)
     if conv.patches is None:
         patches = workspace.empty("tile_patches", (tile * pixels, columns), like)
-    if cache.mask is None and not grad_is_preactivation:
-        raise ValueError(
-            "this tiled convolution ran without a ReLU: pass dL/dZ with grad_is_preactivation=True."
-        )
+        cutter = TilePatches(cache.padded, cache.kernel_shape, conv.strides, conv.geometry)
     grad_z = None
     if grad_is_preactivation:
         grad_z = grad_2d.astype(like.dtype, copy=False)
@@ -336,8 +337,6 @@ def conv2d_relu_weight_gradients(
     else:
         tile_grad_z = workspace.empty("tile_products", (tile * pixels, filters), like)
     total = np.zeros((columns, filters), dtype=like.dtype)
-    if conv.patches is None:
-        cutter = TilePatches(cache.padded, cache.kernel_shape, conv.strides, conv.geometry)
     for start in range(0, n, tile):
         stop = min(start + tile, n)
         rows = slice(start * pixels, stop * pixels)

@@ -109,13 +109,14 @@ class Conv2D(WeightedLayer):
         Any activation but a fused ReLU, where :func:`uses_linear_tiles` finds the patch
         matrix worth keeping out of memory. The laps are those of the untiled layer.
         """
-        return not self.runs_relu_in_tiles(x) and uses_linear_tiles(
+        # uses_linear_tiles implies uses_relu_tiles, so a ReLU layer that does not keep
+        # its pre-activation would have run in ReLU tiles: no need to ask that again.
+        fused_relu = self.activation.name == "relu" and not self.keep_preactivation
+        return not fused_relu and uses_linear_tiles(
             x, self.params["kernel"], self.params.get("bias"), self.strides, self.padding
         )
 
-    def forward(self, x: Array, training: bool = False) -> Array:
-        if not self.runs_relu_in_tiles(x):
-            return super().forward(x, training)
+    def _forward_in_tiles(self, x: Array, relu: bool) -> Array:
         y, self._cache = conv2d_relu_forward(
             x,
             self.params["kernel"],
@@ -123,7 +124,36 @@ class Conv2D(WeightedLayer):
             self.strides,
             self.padding,
             workspace=self._workspace,
+            relu=relu,
         )
+        return y
+
+    def _store_gradients(
+        self,
+        grad_kernel: Array,
+        grad_bias: Array | None,
+        grad_z: Array | None,
+        conv_cache: ConvCache,
+        need_input_grad: bool,
+    ) -> Array | None:
+        """Keep the weight gradients, then ``dL/dx`` from ``dL/dZ`` if asked; frees the cache."""
+        self.grads["kernel"] = grad_kernel
+        if self.use_bias:
+            self.grads["bias"] = grad_bias
+        self._lap("weight gradient")
+        grad_input = None
+        if need_input_grad:
+            grad_input = conv2d_input_gradient(
+                grad_z, conv_cache, self.params["kernel"], workspace=self._workspace
+            )
+            self._lap("input gradient")
+        self._cache = None  # free the patch matrix as soon as it is used
+        return grad_input
+
+    def forward(self, x: Array, training: bool = False) -> Array:
+        if not self.runs_relu_in_tiles(x):
+            return super().forward(x, training)
+        y = self._forward_in_tiles(x, relu=True)
         self._lap("forward")
         self._activation_input = self._activation_output = None
         return y
@@ -140,30 +170,13 @@ class Conv2D(WeightedLayer):
             grad_is_preactivation=grad_is_preactivation,
             workspace=self._workspace,
         )
-        self.grads["kernel"] = grad_kernel
-        self.grads["bias"] = grad_bias
-        self._lap("weight gradient")
-        grad_input = None
-        if need_input_grad:
-            grad_input = conv2d_input_gradient(
-                grad_z, self._cache.conv, self.params["kernel"], workspace=self._workspace
-            )
-            self._lap("input gradient")
-        self._cache = None
-        return grad_input
+        return self._store_gradients(
+            grad_kernel, grad_bias, grad_z, self._cache.conv, need_input_grad
+        )
 
     def linear_forward(self, x: Array) -> Array:
         if self.runs_linear_in_tiles(x):
-            z, self._cache = conv2d_relu_forward(
-                x,
-                self.params["kernel"],
-                self.params["bias"],
-                self.strides,
-                self.padding,
-                workspace=self._workspace,
-                relu=False,
-            )
-            return z
+            return self._forward_in_tiles(x, relu=False)
         z, self._cache = conv2d_forward(
             x,
             self.params["kernel"],
@@ -175,29 +188,19 @@ class Conv2D(WeightedLayer):
         return z
 
     def linear_backward(self, grad_preactivation: Array, need_input_grad: bool) -> Array | None:
-        kernel = self.params["kernel"]
         cache = self._cache
-        if isinstance(cache, TileCache):  # linear tiles: the ConvCache for the input grad
-            grad_kernel, grad_bias, grad_preactivation = conv2d_relu_weight_gradients(
+        if isinstance(cache, TileCache):  # linear tiles
+            grad_kernel, grad_bias, _ = conv2d_relu_weight_gradients(
                 grad_preactivation, cache, grad_is_preactivation=True, workspace=self._workspace
             )
             cache = cache.conv
         else:
             grad_kernel, grad_bias = conv2d_weight_gradients(
-                grad_preactivation, cache, tuple(kernel.shape), workspace=self._workspace
+                grad_preactivation, cache, tuple(self.params["kernel"].shape), self._workspace
             )
-        self.grads["kernel"] = grad_kernel
-        if self.use_bias:
-            self.grads["bias"] = grad_bias
-        self._lap("weight gradient")
-        grad_input = None
-        if need_input_grad:
-            grad_input = conv2d_input_gradient(
-                grad_preactivation, cache, kernel, workspace=self._workspace
-            )
-            self._lap("input gradient")
-        self._cache = None  # free the patch matrix as soon as it is used
-        return grad_input
+        return self._store_gradients(
+            grad_kernel, grad_bias, grad_preactivation, cache, need_input_grad
+        )
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

@@ -283,3 +283,22 @@ def test_a_layer_with_another_activation_in_tiles_matches_the_untiled_layer(
     for tiled, plain in zip(grads_tiles, grads_plain, strict=True):
         for name in ("kernel", "bias"):
             np.testing.assert_allclose(tiled[name], plain[name], rtol=1e-10, atol=1e-12)
+
+
+def test_a_relu_layer_that_keeps_its_preactivation_takes_the_linear_tiles(rng, monkeypatch):
+    monkeypatch.setattr(conv_relu_tiles, "LINEAR_TILES_MIN_PATCH_BYTES", 0)
+    net = sc.Sequential(
+        [sc.Input((9, 9, 8)), sc.Conv2D(30, 3, activation="relu")], dtype="float64", seed=4
+    )
+    layer = net.layers[0]
+    x = rng.normal(size=(3, 9, 9, 8))
+    assert layer.runs_relu_in_tiles(x) and not layer.runs_linear_in_tiles(x)
+    y_fused = net.forward(x, training=True)
+    assert layer._cache.mask is not None  # the fused ReLU's tiles
+    layer.keep_preactivation = True
+    assert not layer.runs_relu_in_tiles(x) and layer.runs_linear_in_tiles(x)
+    y_linear = net.forward(x, training=True)
+    assert isinstance(layer._cache, conv_relu_tiles.TileCache) and layer._cache.mask is None
+    np.testing.assert_allclose(y_linear, y_fused, rtol=1e-12)
+    np.testing.assert_array_equal(layer.preactivation > 0, y_linear > 0)  # kept, unclipped
+    assert (layer.preactivation < 0).any()
