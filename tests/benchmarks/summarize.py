@@ -59,6 +59,26 @@ def summarize(path: str) -> str:
             f"| {name} (reference) | {bench['stats']['median'] * 1e3:.2f} | | "
             f"{bench['extra_info']['gflops_per_s']:.1f} | | | |"
         )
+    paired = sorted(g for g in groups if g.startswith("share of GEMM rate"))
+    if paired:
+        lines += [
+            "",
+            "| layer, paired rounds (layer and reference GEMMs back to back) | rounds | "
+            "layer ms (median) | reference GFLOP/s (median) | share of the GEMM rate: "
+            "median | quartiles | range |",
+            "|---|---:|---:|---:|---:|---|---|",
+        ]
+    for group in paired:
+        for bench in groups[group].values():
+            info = bench["extra_info"]
+            q1, q3 = info["share_quartiles"]
+            low, high = info["share_range"]
+            lines.append(
+                f"| {group.removeprefix('share of GEMM rate ')} | {len(info['shares'])} | "
+                f"{info['layer_ms_median']:.2f} | {info['reference_gflops_per_s_median']:.1f} | "
+                f"{100 * info['share_median']:.1f}% | {100 * q1:.1f}-{100 * q3:.1f}% | "
+                f"{100 * low:.1f}-{100 * high:.1f}% |"
+            )
     machine = data.get("machine_info", {})
     lines.append("")
     lines.append(
