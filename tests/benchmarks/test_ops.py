@@ -5,9 +5,10 @@ float32 GEMM rate measured in the same run). Run with::
 
     pytest tests/benchmarks --benchmark-only --benchmark-json=.benchmarks/ops.json
 
-``extra_info`` records the op's FLOPs and the achieved GFLOP/s; ``docs/performance.md``
-turns the JSON into the table (``python -m tests.benchmarks.summarize`` style script:
-``python tests/benchmarks/summarize.py .benchmarks/ops.json``).
+``extra_info`` records the op's FLOPs and the achieved GFLOP/s; the ``share of GEMM rate``
+groups time vgg_b's layers and the reference GEMMs round by round and keep each round's
+share. ``docs/performance.md`` turns the JSON into the tables
+(``python tests/benchmarks/summarize.py .benchmarks/ops.json``).
 
 Conv shapes are the conv layers of ``lenet5``, ``vgg12_32`` and ``vgg_b`` on 32x32x3
 inputs (SVHN / CIFAR-10, where the seed documents ran them). Both engines use the library
