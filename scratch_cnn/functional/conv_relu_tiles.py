@@ -180,10 +180,7 @@ class TilePatches:
         kernel_h, kernel_w, c, _ = self.kernel_shape
         if self.source is not None and out.dtype == self.padded.dtype:
             shape = (stop - start, self.geometry.out_h, self.geometry.out_w, kernel_h, kernel_w, c)
-            try:  # a view of out's patch columns, never a copy
-                destination = window_row_items(np.reshape(out[:, :-1], shape, copy=False))
-            except ValueError:
-                destination = None
+            destination = window_row_items(out[:, :-1], shape)  # out's patch columns
             if destination is not None:
                 np.copyto(destination, self.source[start:stop])
                 out[:, -1] = 1.0

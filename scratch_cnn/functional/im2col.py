@@ -75,13 +75,23 @@ def window_rows(
     return windows.view(np.dtype((np.void, kernel_w * c * padded.itemsize)))[..., 0]
 
 
-def window_row_items(patches: np.ndarray) -> np.ndarray | None:
-    """A patch buffer ``(N, OH, OW, KH, KW, C)`` as ``(N, OH, OW, KH)`` items, or None.
+def window_row_items(
+    patches: np.ndarray, patch_shape: tuple[int, ...] | None = None
+) -> np.ndarray | None:
+    """A patch buffer as ``(N, OH, OW, KH)`` window-row items, or None.
 
     The destination of :func:`window_rows` (the same memory, never a copy); None when a
-    window row of ``patches`` is not contiguous.
+    window row of the buffer is not contiguous.
+
+    Parameters
+    ----------
+    patches : ndarray
+        ``(N, OH, OW, KH, KW, C)``, or any buffer of that many values in that order (a
+        tile's patch columns ``(N*OH*OW, KH*KW*C)``) with ``patch_shape`` given.
+    patch_shape : tuple of int, optional
+        ``(N, OH, OW, KH, KW, C)``; ``patches.shape`` when omitted.
     """
-    n, out_h, out_w, kernel_h, kernel_w, c = patches.shape
+    n, out_h, out_w, kernel_h, kernel_w, c = patch_shape or patches.shape
     try:
         rows = np.reshape(patches, (n, out_h, out_w, kernel_h, kernel_w * c), copy=False)
         return rows.view(np.dtype((np.void, kernel_w * c * patches.itemsize)))[..., 0]

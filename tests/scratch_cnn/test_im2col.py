@@ -44,6 +44,12 @@ def test_patches_match_the_definition(rng, dtype, shape, kernel, strides):
     out = np.zeros_like(expected[1:])
     np.copyto(window_row_items(out), source[1:])
     np.testing.assert_array_equal(out, expected[1:])
+    # into a tile's patch columns: a 2-D buffer (rows, KH*KW*C) beside a column of ones
+    rows, width = expected[1:].shape[0] * out_h * out_w, expected[0, 0, 0].size
+    columns = np.full((rows, width + 1), -1.0, dtype)
+    np.copyto(window_row_items(columns[:, :-1], expected[1:].shape), source[1:])
+    np.testing.assert_array_equal(columns[:, :-1], expected[1:].reshape(rows, width))
+    assert (columns[:, -1] == -1.0).all()  # the column beside them untouched
 
 
 def test_inputs_without_contiguous_window_rows_take_the_general_copy(rng):
