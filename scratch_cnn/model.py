@@ -13,7 +13,7 @@ from scratch_cnn import parallel, training
 from scratch_cnn.backend import Device, check_dtype, get_array_module, resolve_device, to_numpy
 from scratch_cnn.functional.activations import ACTIVATIONS
 from scratch_cnn.input_checks import InputValidationError, check_features, prepare_targets
-from scratch_cnn.layers import LAYER_CLASSES, Activation, Dropout, Layer
+from scratch_cnn.layers import LAYER_CLASSES, Activation, Conv2D, Dropout, Layer
 from scratch_cnn.layers.base import BuildContext
 from scratch_cnn.layers.weighted import WeightedLayer
 from scratch_cnn.losses import Loss, get_loss
@@ -648,8 +648,18 @@ class Sequential:
 
 
 def _forward_layers(layers: list[Layer], x: Array, training: bool) -> Array:
-    for layer in layers:
+    index = 0
+    while index < len(layers):
+        layer = layers[index]
+        following = layers[index + 1] if index + 1 < len(layers) else None
+        # A ReLU convolution and the 2x2 max pooling after it run as one, in the
+        # convolution's tiles; the pooling layer then passes gradients straight through.
+        if isinstance(layer, Conv2D) and layer.pools_in_tiles(x, following):
+            x = layer.forward(x, training=training, pooling=following)
+            index += 2
+            continue
         x = layer.forward(x, training=training)
+        index += 1
     return x
 
 

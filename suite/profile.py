@@ -13,10 +13,13 @@ of the same shapes, under the same threads: ``conv2d`` + ``bias_add``, the
 ``Conv2DBackpropFilter`` / ``Conv2DBackpropInput`` ops that ``tf.GradientTape`` calls for a
 convolution's gradients, ``matmul``, ``max_pool2d`` / ``MaxPoolGrad``, the activation ops
 and their ``*Grad`` ops, ``SoftmaxCrossEntropyWithLogits`` and ``ResourceApplyAdam`` /
-``ResourceApplyGradientDescent``. And for the whole step: the Keras twin (the same catalog
-entry built by Keras on TensorFlow) trained by ``keras.Model.fit`` on the same batches, its
-step the mean of an epoch of ``S`` batches clocked from ``on_epoch_begin`` to
-``on_epoch_end``, as ``cnnbench run`` clocks it.
+``ResourceApplyGradientDescent``. A convolution that runs its ReLU in tiles has the ReLU
+in its laps (and TensorFlow's ``relu`` / ``ReluGrad`` beside them); one that also runs the
+2x2 max pooling after it in its tiles has the pooling too (``max_pool2d`` /
+``MaxPoolGrad`` beside them), and that pooling layer has no row. And for the whole step:
+the Keras twin (the same catalog entry built by Keras on TensorFlow) trained by
+``keras.Model.fit`` on the same batches, its step the mean of an epoch of ``S`` batches
+clocked from ``on_epoch_begin`` to ``on_epoch_end``, as ``cnnbench run`` clocks it.
 
 The scratch steps are timed twice, with and without the profiler attached, in alternating
 rounds with the Keras twin, so a reader can see both what the laps cost (nothing
@@ -518,7 +521,11 @@ def _tensorflow_ops(
             variables += [kernel, bias]
             x, dy = tensor(*in_shape), tensor(*out_shape)
             with_relu = _runs_relu_in_tiles(layer, dtype)
-            ops.update(_linear_ops(layer, kind, x, dy, kernel, bias, need_input_grad, with_relu))
+            following = model.layers[index + 1] if index + 1 < len(model.layers) else None
+            pooled = with_relu and _pools_in_tiles(layer, following, dtype)
+            ops.update(
+                _linear_ops(layer, kind, x, dy, kernel, bias, need_input_grad, with_relu, pooled)
+            )
             if not with_relu:
                 ops.update(_activation_ops(layer, dy))
         elif kind in ("MaxPooling2D", "AveragePooling2D"):
@@ -534,6 +541,17 @@ def _tensorflow_ops(
     )
     ops[("model", "optimizer update")] = _optimizer_op(model, variables, dtype)
     return ops
+
+
+def _pools_in_tiles(layer: Any, following: Any, dtype: str) -> bool:
+    """Whether a scratch Conv2D runs the max pooling after it in its tiles.
+
+    Its ``forward`` lap then includes the ReLU and the pooling, its ``weight gradient``
+    lap their backward passes, and the pooling layer has no laps of its own
+    (:meth:`scratch_cnn.layers.Conv2D.pools_in_tiles`).
+    """
+    sample = np.empty((1, *layer.input_shape), dtype=dtype)
+    return bool(layer.pools_in_tiles(sample, following))
 
 
 def _runs_relu_in_tiles(layer: Any, dtype: str) -> bool:
@@ -556,6 +574,7 @@ def _linear_ops(
     bias: Any,
     need_input_grad: bool,
     with_relu: bool = False,
+    pooled: bool = False,
 ) -> dict[tuple[str, str], tuple[str, Callable[[], Any]]]:
     import tensorflow as tf
 
@@ -594,7 +613,34 @@ def _linear_ops(
             tf.raw_ops.BiasAddGrad(out_backprop=grad),
         )
 
-    if with_relu:  # the scratch laps include the ReLU: so do TensorFlow's ops here
+    if pooled:  # the scratch laps include the ReLU and the 2x2 max pooling
+        window = [1, 2, 2, 1]
+        features = tf.nn.relu(dy)
+        pooled_features = tf.nn.max_pool2d(features, window, window, "VALID")
+        pooled_grad = tf.constant(
+            np.random.default_rng(2).standard_normal(pooled_features.shape).astype(dy.dtype.name)
+        )
+        ops[(name, "forward")] = (
+            "conv2d + bias_add + relu + max_pool2d",
+            lambda: tf.nn.max_pool2d(tf.nn.relu(conv()), window, window, "VALID"),
+        )
+
+        def pooled_weight_gradient() -> Any:
+            grad = tf.raw_ops.MaxPoolGrad(
+                orig_input=features,
+                orig_output=pooled_features,
+                grad=pooled_grad,
+                ksize=window,
+                strides=window,
+                padding="VALID",
+            )
+            return weight_gradient(tf.raw_ops.ReluGrad(gradients=grad, features=features))
+
+        ops[(name, "weight gradient")] = (
+            "MaxPoolGrad + ReluGrad + Conv2DBackpropFilter + BiasAddGrad",
+            pooled_weight_gradient,
+        )
+    elif with_relu:  # the scratch laps include the ReLU: so do TensorFlow's ops here
         ops[(name, "forward")] = ("conv2d + bias_add + relu", lambda: tf.nn.relu(conv()))
         ops[(name, "weight gradient")] = (
             "ReluGrad + Conv2DBackpropFilter + BiasAddGrad",

@@ -49,6 +49,12 @@ from scratch_cnn.functional.convolution import (
     window_geometry,
 )
 from scratch_cnn.functional.im2col import pad_spatial, window_row_items, window_rows
+from scratch_cnn.functional.pool_tiles import (
+    PoolRoutes,
+    pools_in_tiles,
+    relu_max_pool_tile,
+    route_tile_gradient,
+)
 from scratch_cnn.functional.workspace import Workspace
 
 Array = Any
@@ -198,9 +204,12 @@ class TileCache:
     #: whole, else None; the input gradient takes it as it is.
     conv: ConvCache
     padded: np.ndarray  # (N, Hp, Wp, C): the patches are cut again from it, tile by tile
-    #: (N*OH*OW, F) bool: where the ReLU passed its input (Z > 0); None without a ReLU.
+    #: (N*OH*OW, F) bool: where the ReLU passed its input (Z > 0); None without a ReLU
+    #: or with a pooling.
     mask: np.ndarray | None
     kernel_shape: tuple[int, ...]
+    #: With a 2x2 max pooling after the ReLU: where each pooled gradient goes.
+    routes: PoolRoutes | None = None
 
 
 def conv2d_relu_forward(
@@ -212,8 +221,12 @@ def conv2d_relu_forward(
     workspace: Workspace | None = None,
     keep_patches: bool | None = None,
     relu: bool = True,
+    pool: bool = False,
 ) -> tuple[np.ndarray, TileCache]:
     """``max(conv2d(x, kernel) + bias, 0)`` in tiles of images (or without the ReLU).
+
+    Optionally followed by a 2x2 max pooling of stride 2, in the same tiles
+    (:mod:`scratch_cnn.functional.pool_tiles`).
 
     Parameters
     ----------
@@ -231,11 +244,15 @@ def conv2d_relu_forward(
     relu : bool
         False: no ReLU, ``y`` is the convolution itself (for a layer with another
         activation, :func:`uses_linear_tiles`); its backward pass takes ``dL/dZ``.
+    pool : bool
+        Also max-pool the ReLU's output in 2x2 windows of stride 2 (needs ``relu`` and an
+        output of even height and width, :func:`pools_in_tiles`); ``y`` is the pooled
+        output and the backward pass takes its gradient.
 
     Returns
     -------
-    y : ndarray (N, OH, OW, F)
-        The ReLU's output (the convolution's without it).
+    y : ndarray (N, OH, OW, F) or (N, OH/2, OW/2, F)
+        The ReLU's output (the convolution's without it; pooled with ``pool``).
     cache : TileCache
     """
     n, h, w, c = x.shape
@@ -245,11 +262,25 @@ def conv2d_relu_forward(
     padded = pad_spatial(
         x, g.pad_top, g.pad_bottom, g.pad_left, g.pad_right, workspace=workspace, name="input"
     )
+    if pool and not (relu and pools_in_tiles(g.out_h, g.out_w)):
+        raise ValueError(
+            f"pooling in tiles needs the ReLU and an output of even height and width, got "
+            f"relu={relu} and {g.out_h}x{g.out_w}."
+        )
     pixels, columns = g.out_h * g.out_w, kernel_h * kernel_w * c + 1
     weights = kernel_with_bias_row(kernel, bias)
     weights = weights.astype(np.result_type(padded, weights), copy=False)
-    y = np.empty((n * pixels, filters), dtype=weights.dtype)
-    mask = np.empty((n * pixels, filters), dtype=bool) if relu else None
+    routes = None
+    if pool:
+        pooled_pixels = pixels // 4
+        y = np.empty((n, g.out_h // 2, g.out_w // 2, filters), dtype=weights.dtype)
+        routes = PoolRoutes(
+            np.empty((4, n * pooled_pixels, filters), dtype=bool), g.out_h // 2, g.out_w // 2
+        )
+        mask = None
+    else:
+        y = np.empty((n * pixels, filters), dtype=weights.dtype)
+        mask = np.empty((n * pixels, filters), dtype=bool) if relu else None
     tile = images_per_tile(pixels, columns, filters, y.itemsize)
     if keep_patches is None:
         keep_patches = c < KEEP_PATCHES_BELOW_CHANNELS
@@ -259,6 +290,8 @@ def conv2d_relu_forward(
         whole, patches = None, workspace.empty("tile_patches", (tile * pixels, columns), y)
     if relu:
         products = workspace.empty("tile_products", (tile * pixels, filters), y)
+    if pool:
+        bottom = workspace.empty("tile_pool_rows", (tile * pixels // 4, filters), y)
     cutter = TilePatches(padded, kernel.shape, strides, g)
     for start in range(0, n, tile):
         stop = min(start + tile, n)
@@ -270,11 +303,24 @@ def conv2d_relu_forward(
             continue
         z = products[: block.shape[0]]
         np.matmul(block, weights, out=z)
+        if pool:
+            pooled_rows = slice(start * pooled_pixels, stop * pooled_pixels)
+            relu_max_pool_tile(
+                z,
+                stop - start,
+                g.out_h,
+                g.out_w,
+                y[start:stop],
+                routes.planes[:, pooled_rows],
+                bottom,
+            )
+            continue
         relu_forward(z, out=y[rows])
         np.greater(z, 0, out=mask[rows])
-    y = y.reshape(n, g.out_h, g.out_w, filters)
+    if not pool:
+        y = y.reshape(n, g.out_h, g.out_w, filters)
     conv = ConvCache(whole, tuple(x.shape), g, tuple(strides), bias_column=True)
-    return y, TileCache(conv, padded, mask, tuple(kernel.shape))
+    return y, TileCache(conv, padded, mask, tuple(kernel.shape), routes)
 
 
 def conv2d_relu_weight_gradients(
@@ -287,18 +333,22 @@ def conv2d_relu_weight_gradients(
     """Kernel and bias gradients through the ReLU of :func:`conv2d_relu_forward`.
 
     ``dZ = dL/dY * (Z > 0)`` (0 at the kink, as TensorFlow), then ``dW = P^T @ dZ`` and
-    ``db = 1^T @ dZ``, summed tile by tile.
+    ``db = 1^T @ dZ``, summed tile by tile. After a pooling in tiles, each tile's ``dZ``
+    is routed from the pooled gradient
+    (:func:`~scratch_cnn.functional.pool_tiles.route_tile_gradient`).
 
     Parameters
     ----------
-    grad_output : ndarray (N, OH, OW, F)
-        ``dL/dY``, the gradient of the ReLU's output (or ``dL/dZ``, see below).
+    grad_output : ndarray (N, OH, OW, F) or (N, OH/2, OW/2, F)
+        ``dL/dY``, the gradient of the ReLU's output (of the pooled output when the
+        forward pass pooled; or ``dL/dZ``, see below).
     cache : TileCache
     keep_grad_z : bool
         Form ``dZ`` whole and return it (for the input gradient); otherwise each tile's
         ``dZ`` lives only in a tile buffer.
     grad_is_preactivation : bool
-        ``grad_output`` is already ``dL/dZ``: skip the ReLU's derivative.
+        ``grad_output`` is already ``dL/dZ`` (N, OH, OW, F): skip the ReLU's derivative
+        (and the pooling's).
     workspace : Workspace, optional
         Reuse the tile buffers.
 
@@ -311,27 +361,42 @@ def conv2d_relu_weight_gradients(
         is :func:`scratch_cnn.functional.convolution.conv2d_input_gradient` of it and
         ``cache.conv``.
     """
-    if cache.mask is None and not grad_is_preactivation:
+    if cache.mask is None and cache.routes is None and not grad_is_preactivation:
         raise ValueError(
             "this tiled convolution ran without a ReLU: pass dL/dZ with grad_is_preactivation=True."
         )
     kernel_h, kernel_w, c, filters = cache.kernel_shape
     conv = cache.conv
     n = conv.input_shape[0]
-    pixels, columns = conv.geometry.out_h * conv.geometry.out_w, kernel_h * kernel_w * c + 1
-    grad_2d = np.ascontiguousarray(grad_output).reshape(n * pixels, filters)
+    out_h, out_w = conv.geometry.out_h, conv.geometry.out_w
+    pixels, columns = out_h * out_w, kernel_h * kernel_w * c + 1
+    routes = None if grad_is_preactivation else cache.routes
+    expected = (n, out_h // 2, out_w // 2, filters) if routes else (n, out_h, out_w, filters)
+    if tuple(grad_output.shape) != expected:
+        raise ValueError(
+            f"the output gradient has shape {tuple(grad_output.shape)}, the layer's output "
+            f"{expected}."
+        )
+    grad = np.ascontiguousarray(grad_output)
     workspace = workspace if workspace is not None else Workspace()
-    like = np.empty(0, np.result_type(cache.padded, grad_2d))
+    like = np.empty(0, np.result_type(cache.padded, grad))
     tile = images_per_tile(pixels, columns, filters, like.itemsize)
     if conv.patches is None:
         patches = workspace.empty("tile_patches", (tile * pixels, columns), like)
         cutter = TilePatches(cache.padded, cache.kernel_shape, conv.strides, conv.geometry)
+    if routes is not None:
+        pooled_pixels = pixels // 4
+        row_grad = workspace.empty("tile_pool_grads", (2 * tile * pooled_pixels, filters), like)
+    else:
+        grad = grad.reshape(n * pixels, filters)
     grad_z = None
     if grad_is_preactivation:
-        grad_z = grad_2d.astype(like.dtype, copy=False)
+        grad_z = grad.astype(like.dtype, copy=False)
+    elif keep_grad_z and routes is not None:
+        grad_z = np.empty((n * pixels, filters), dtype=like.dtype)
     elif keep_grad_z:
-        grad_z = np.multiply(grad_2d, cache.mask, dtype=like.dtype)
-    else:
+        grad_z = np.multiply(grad, cache.mask, dtype=like.dtype)
+    if grad_z is None:
         tile_grad_z = workspace.empty("tile_products", (tile * pixels, filters), like)
     total = np.zeros((columns, filters), dtype=like.dtype)
     for start in range(0, n, tile):
@@ -341,7 +406,19 @@ def conv2d_relu_weight_gradients(
             grad_z_rows = grad_z[rows]
         else:
             grad_z_rows = tile_grad_z[: (stop - start) * pixels]
-            np.multiply(grad_2d[rows], cache.mask[rows], out=grad_z_rows)
+        if routes is not None:
+            pooled_rows = slice(start * pooled_pixels, stop * pooled_pixels)
+            route_tile_gradient(
+                grad[start:stop],
+                routes.planes[:, pooled_rows],
+                stop - start,
+                out_h,
+                out_w,
+                grad_z_rows,
+                row_grad,
+            )
+        elif grad_z is None:
+            np.multiply(grad[rows], cache.mask[rows], out=grad_z_rows)
         if conv.patches is not None:
             block = conv.patches[rows]
         else:
@@ -350,7 +427,7 @@ def conv2d_relu_weight_gradients(
     grad_kernel, grad_bias = total[:-1].reshape(cache.kernel_shape), total[-1]
     if grad_z is None:
         return grad_kernel, grad_bias, None
-    return grad_kernel, grad_bias, grad_z.reshape(grad_output.shape)
+    return grad_kernel, grad_bias, grad_z.reshape(n, out_h, out_w, filters)
 
 
 def conv2d_relu_backward(

@@ -18,8 +18,10 @@ from scratch_cnn.functional.convolution import (
     conv2d_weight_gradients,
     window_geometry,
 )
+from scratch_cnn.functional.pool_tiles import pools_in_tiles
 from scratch_cnn.functional.workspace import Workspace
-from scratch_cnn.layers.base import normalize_padding, normalize_pair
+from scratch_cnn.layers.base import Layer, normalize_padding, normalize_pair
+from scratch_cnn.layers.pooling import MaxPooling2D
 from scratch_cnn.layers.weighted import WeightedLayer
 
 Array = Any
@@ -116,7 +118,27 @@ class Conv2D(WeightedLayer):
             x, self.params["kernel"], self.params.get("bias"), self.strides, self.padding
         )
 
-    def _forward_in_tiles(self, x: Array, relu: bool) -> Array:
+    def pools_in_tiles(self, x: Array, following: Layer | None) -> bool:
+        """Whether :meth:`forward` can run ``following``, a 2x2 max pooling, in its tiles.
+
+        A ReLU in tiles (:meth:`runs_relu_in_tiles`), then a :class:`MaxPooling2D` of
+        2x2 windows and stride 2 over an output of even height and width
+        (:mod:`scratch_cnn.functional.pool_tiles`). ``Sequential`` then calls
+        ``forward(x, pooling=following)`` and the pooling layer does nothing itself; the
+        pair's ``forward`` lap includes the pooling and its ``weight gradient`` lap the
+        pooling's backward pass.
+        """
+        if not (
+            isinstance(following, MaxPooling2D)
+            and following.pool_size == (2, 2)
+            and following.strides == (2, 2)
+            and self.runs_relu_in_tiles(x)
+        ):
+            return False
+        out_h, out_w, _ = self.compute_output_shape(tuple(x.shape[1:]))
+        return pools_in_tiles(out_h, out_w)
+
+    def _forward_in_tiles(self, x: Array, relu: bool, pool: bool = False) -> Array:
         y, self._cache = conv2d_relu_forward(
             x,
             self.params["kernel"],
@@ -125,6 +147,7 @@ class Conv2D(WeightedLayer):
             self.padding,
             workspace=self._workspace,
             relu=relu,
+            pool=pool,
         )
         return y
 
@@ -150,10 +173,19 @@ class Conv2D(WeightedLayer):
         self._cache = None  # free the patch matrix as soon as it is used
         return grad_input
 
-    def forward(self, x: Array, training: bool = False) -> Array:
-        if not self.runs_relu_in_tiles(x):
+    def forward(
+        self, x: Array, training: bool = False, pooling: MaxPooling2D | None = None
+    ) -> Array:
+        """The layer's output; with ``pooling`` (:meth:`pools_in_tiles`), that layer's output."""
+        if pooling is not None:
+            if not self.pools_in_tiles(x, pooling):
+                raise ValueError(f"{self.name} cannot run {pooling.name} in its tiles.")
+            y = self._forward_in_tiles(x, relu=True, pool=True)
+            pooling.absorb()
+        elif not self.runs_relu_in_tiles(x):
             return super().forward(x, training)
-        y = self._forward_in_tiles(x, relu=True)
+        else:
+            y = self._forward_in_tiles(x, relu=True)
         self._lap("forward")
         self._activation_input = self._activation_output = None
         return y
@@ -161,7 +193,8 @@ class Conv2D(WeightedLayer):
     def backward(
         self, grad_output: Array, need_input_grad: bool = True, grad_is_preactivation: bool = False
     ) -> Array | None:
-        if not isinstance(self._cache, TileCache) or self._cache.mask is None:
+        cache = self._cache
+        if not isinstance(cache, TileCache) or (cache.mask is None and cache.routes is None):
             return super().backward(grad_output, need_input_grad, grad_is_preactivation)
         grad_kernel, grad_bias, grad_z = conv2d_relu_weight_gradients(
             grad_output,

@@ -46,6 +46,9 @@ class _Pooling2D(Layer):
         self.strides = self.pool_size if strides is None else normalize_pair(strides, "strides")
         self.padding = normalize_padding(padding)
         self._cache: PoolCache | None = None
+        #: The layer before ran this pooling in its own tiles in the last forward pass
+        #: (:meth:`scratch_cnn.layers.Conv2D.pools_in_tiles`): pass gradients straight back.
+        self.absorbed = False
 
     def compute_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         if len(input_shape) != 3:
@@ -59,11 +62,18 @@ class _Pooling2D(Layer):
         return (g.out_h, g.out_w, input_shape[2])
 
     def forward(self, x: Array, training: bool = False) -> Array:
+        self.absorbed = False
         y, self._cache = type(self)._forward(x, self.pool_size, self.strides, self.padding)
         self._lap("pooling forward")
         return y
 
+    def absorb(self) -> None:
+        """Mark the last forward pass as run by the layer before (see :attr:`absorbed`)."""
+        self.absorbed, self._cache = True, None
+
     def backward(self, grad_output: Array, need_input_grad: bool = True) -> Array | None:
+        if self.absorbed:  # the layer before takes the pooled output's gradient
+            return grad_output
         if not need_input_grad:
             return None
         grad_input = type(self)._backward(grad_output, self._cache)

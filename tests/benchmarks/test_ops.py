@@ -7,7 +7,8 @@ float32 GEMM rate measured in the same run). Run with::
 
 ``extra_info`` records the op's FLOPs and the achieved GFLOP/s; the ``share of GEMM rate``
 groups time vgg_b's layers and the reference GEMMs round by round and keep each round's
-share. ``docs/performance.md`` turns the JSON into the tables
+share; the ``conv+pool`` groups time a conv layer with the 2x2 max pooling after it, as a
+model runs the pair. ``docs/performance.md`` turns the JSON into the tables
 (``python tests/benchmarks/summarize.py .benchmarks/ops.json``).
 
 Conv shapes are the conv layers of ``lenet5``, ``vgg12_32`` and ``vgg_b`` on 32x32x3
@@ -65,6 +66,8 @@ DENSE_LAYERS = {
     "dense_3136x1024": (3136, 1024),
     "dense_4096x1024": (4096, 1024),
 }
+#: Conv layers that a 2x2 max pooling follows in their model (the "conv+pool" groups).
+POOLED_CONV_LAYERS = ["lenet5_conv1", "vgg12_32_conv1", "vgg12_32_conv2", "vgg_b_conv1"]
 POOL_LAYERS = {"maxpool_32x32x32": (32, 32, 32), "maxpool_16x16x64": (16, 16, 64)}
 
 
@@ -107,27 +110,38 @@ def tf():
 
 
 # -- convolution ---------------------------------------------------------------------------
-def scratch_conv_step(layer):
-    """One training step of a conv layer with its ReLU, as a Conv2D layer runs it."""
+def scratch_conv_step(layer, pooled=False):
+    """One training step of a conv layer with its ReLU, as a Conv2D layer runs it.
+
+    With ``pooled``, the 2x2 max pooling of stride 2 after it too, as a model runs the
+    pair: in the convolution's tiles where it runs in tiles
+    (:meth:`scratch_cnn.layers.Conv2D.pools_in_tiles`), else as the pooling layer does.
+    """
     shape, kernel, filters = CONV_LAYERS[layer]
     rng = np.random.default_rng(0)
     x = rng.standard_normal((BATCH, *shape), dtype=np.float32)
     w = rng.standard_normal((kernel, kernel, shape[2], filters), dtype=np.float32) * 0.1
     b = np.zeros(filters, np.float32)
-    dy = rng.standard_normal((BATCH, shape[0], shape[1], filters), dtype=np.float32)
+    out_h, out_w = (shape[0] // 2, shape[1] // 2) if pooled else shape[:2]
+    dy = rng.standard_normal((BATCH, out_h, out_w, filters), dtype=np.float32)
     workspaces = [Workspace() for _ in range(BATCH)]  # a Conv2D layer keeps one per shard
+    need_input_grad = not is_first_layer(layer)
 
     def shard_step(rows, index):
         if uses_relu_tiles(x, w, b, (1, 1)):  # as a Conv2D layer with a ReLU does
-            _, cache = conv2d_relu_forward(x[rows], w, b, (1, 1), "same", workspaces[index])
-            return conv2d_relu_backward(
-                dy[rows], cache, w, not is_first_layer(layer), workspaces[index]
+            y, cache = conv2d_relu_forward(
+                x[rows], w, b, (1, 1), "same", workspaces[index], pool=pooled
             )
+            return conv2d_relu_backward(dy[rows], cache, w, need_input_grad, workspaces[index])
         z, cache = conv2d_forward(x[rows], w, b, (1, 1), "same", workspaces[index])
         y = relu_forward(z)
-        dz = relu_backward(dy[rows], z, y)
+        grad_y = dy[rows]
+        if pooled:
+            _, pool_cache = max_pool2d_forward(y, (2, 2), (2, 2), "valid")
+            grad_y = max_pool2d_backward(grad_y, pool_cache)
+        dz = relu_backward(grad_y, z, y)
         return conv2d_backward(
-            dz, cache, w, need_input_grad=not is_first_layer(layer), workspace=workspaces[index]
+            dz, cache, w, need_input_grad=need_input_grad, workspace=workspaces[index]
         )
 
     shards = in_shards(shard_step)
@@ -143,6 +157,40 @@ def scratch_conv_step(layer):
 def test_conv_scratch(benchmark, layer):
     benchmark.group = f"conv {layer}"
     benchmark.pedantic(scratch_conv_step(layer), rounds=ROUNDS, warmup_rounds=2)
+    record(benchmark, conv_flops(layer))
+
+
+@pytest.mark.parametrize("layer", POOLED_CONV_LAYERS)
+def test_conv_pool_scratch(benchmark, layer):
+    """The conv layer and the 2x2 max pooling after it; FLOPs are the convolution's."""
+    benchmark.group = f"conv+pool {layer}"
+    benchmark.pedantic(scratch_conv_step(layer, pooled=True), rounds=ROUNDS, warmup_rounds=2)
+    record(benchmark, conv_flops(layer))
+
+
+@pytest.mark.parametrize("layer", POOLED_CONV_LAYERS)
+def test_conv_pool_tensorflow(benchmark, tf, layer):
+    shape, kernel, filters = CONV_LAYERS[layer]
+    benchmark.group = f"conv+pool {layer}"
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.standard_normal((BATCH, *shape), dtype=np.float32))
+    w = tf.Variable(
+        rng.standard_normal((kernel, kernel, shape[2], filters), dtype=np.float32) * 0.1
+    )
+    b = tf.Variable(np.zeros(filters, np.float32))
+    pooled_shape = (BATCH, shape[0] // 2, shape[1] // 2, filters)
+    dy = tf.constant(rng.standard_normal(pooled_shape, dtype=np.float32))
+    sources = [w, b] if is_first_layer(layer) else [x, w, b]
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(x, w, 1, "SAME"), b))
+            pooled = tf.nn.max_pool2d(y, 2, 2, "VALID")
+        return tape.gradient(pooled, sources, output_gradients=dy)
+
+    benchmark.pedantic(lambda: [g.numpy() for g in step()], rounds=ROUNDS, warmup_rounds=2)
     record(benchmark, conv_flops(layer))
 
 
@@ -313,7 +361,7 @@ BLAS_SPIN_WINDOW_S = 0.2  # longer than OpenBLAS's idle workers spin after a GEM
 CALLS_PER_ROUND = 5  # the layer's steps and each reference GEMM: the median of 5 back to back
 
 
-@pytest.mark.parametrize("layer", ["vgg_b_conv1", "vgg_b_conv2"])
+@pytest.mark.parametrize("layer", ["vgg_b_conv1", "vgg_b_conv2", "vgg_b_conv1+pool"])
 def test_conv_share_of_gemm_rate(benchmark, layer):
     """A conv layer's rate as a share of NumPy's GEMM rate, the two timed round by round.
 
@@ -323,12 +371,15 @@ def test_conv_share_of_gemm_rate(benchmark, layer):
     times both reference GEMMs and then the layer (each the median of a few calls in a
     row, about a second in all for conv1) and takes the layer's rate over the better
     reference rate of that round. ``extra_info`` keeps every round's share, their median,
-    quartiles and range; the benchmark's own time is a whole round's.
+    quartiles and range; the benchmark's own time is a whole round's. ``vgg_b_conv1+pool``
+    is the first layer with the max pooling after it, as a model trains the pair (in the
+    convolution's tiles): the pooling's time is counted, its work is not.
     """
     benchmark.group = f"share of GEMM rate {layer}"
-    layer_step = scratch_conv_step(layer)
+    conv, pooled = layer.removesuffix("+pool"), layer.endswith("+pool")
+    layer_step = scratch_conv_step(conv, pooled)
     references = [gemm_reference(size) for size in GEMM_REFERENCES]
-    flops = conv_flops(layer)
+    flops = conv_flops(conv)  # the convolution's: the pooling's work counts as time only
     rounds: list[tuple[float, float]] = []  # (layer seconds, best reference GFLOP/s)
 
     def seconds(call):
