@@ -19,6 +19,10 @@ otherwise ``dZ`` is formed whole, as the input gradient
 matrix is kept whole from the forward pass for inputs of few channels and cut again tile
 by tile from the padded input otherwise (:data:`KEEP_PATCHES_BELOW_CHANNELS`).
 
+With ``pool=True`` the 2x2 max pooling after the ReLU runs on each tile as well, and only
+the pooled output and the routes of its gradient go to memory
+(:mod:`scratch_cnn.functional.pool_tiles`).
+
 A convolution with another activation (tanh, sigmoid) runs the same tiles without the
 ReLU where its patch matrix is large (:func:`uses_linear_tiles`): the product goes
 straight to the output, the activation and its derivative run as for any layer, and the
