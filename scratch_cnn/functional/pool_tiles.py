@@ -1,7 +1,7 @@
 """A ReLU and a 2x2 stride-2 max pooling on a tile of convolution outputs, in cache (NumPy).
 
-A convolution with a ReLU followed by a 2x2 max pooling of stride 2 (vgg12_32, vgg_b,
-vgg_c, lenet5: most conv layers of the catalog) writes the ReLU's output ``Y`` to memory
+A convolution with a ReLU followed by a 2x2 max pooling of stride 2 (in vgg12_32,
+lenet5 and vgg_b's first layer, among others) writes the ReLU's output ``Y`` to memory
 for the pooling layer, which reads it back and writes ``dL/dY`` in the backward pass, which
 the convolution reads again: three passes over an array four times the pooled output
 (vgg_b's first layer: 25 MB per shard of 64 images, at memory speed). Here the pooling
