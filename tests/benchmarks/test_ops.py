@@ -129,7 +129,7 @@ def scratch_conv_step(layer, pooled=False):
 
     def shard_step(rows, index):
         if uses_relu_tiles(x, w, b, (1, 1)):  # as a Conv2D layer with a ReLU does
-            y, cache = conv2d_relu_forward(
+            _, cache = conv2d_relu_forward(
                 x[rows], w, b, (1, 1), "same", workspaces[index], pool=pooled
             )
             return conv2d_relu_backward(dy[rows], cache, w, need_input_grad, workspaces[index])
@@ -153,6 +153,31 @@ def scratch_conv_step(layer, pooled=False):
     return step
 
 
+def tensorflow_conv_step(tf, layer, pooled=False):
+    """TensorFlow's training step of :func:`scratch_conv_step`'s layer (and pooling)."""
+    shape, kernel, filters = CONV_LAYERS[layer]
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.standard_normal((BATCH, *shape), dtype=np.float32))
+    w = tf.Variable(
+        rng.standard_normal((kernel, kernel, shape[2], filters), dtype=np.float32) * 0.1
+    )
+    b = tf.Variable(np.zeros(filters, np.float32))
+    out_h, out_w = (shape[0] // 2, shape[1] // 2) if pooled else shape[:2]
+    dy = tf.constant(rng.standard_normal((BATCH, out_h, out_w, filters), dtype=np.float32))
+    sources = [w, b] if is_first_layer(layer) else [x, w, b]
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(x, w, 1, "SAME"), b))
+            if pooled:
+                y = tf.nn.max_pool2d(y, 2, 2, "VALID")
+        return tape.gradient(y, sources, output_gradients=dy)
+
+    return lambda: [g.numpy() for g in step()]
+
+
 @pytest.mark.parametrize("layer", sorted(CONV_LAYERS))
 def test_conv_scratch(benchmark, layer):
     benchmark.group = f"conv {layer}"
@@ -170,52 +195,16 @@ def test_conv_pool_scratch(benchmark, layer):
 
 @pytest.mark.parametrize("layer", POOLED_CONV_LAYERS)
 def test_conv_pool_tensorflow(benchmark, tf, layer):
-    shape, kernel, filters = CONV_LAYERS[layer]
     benchmark.group = f"conv+pool {layer}"
-    rng = np.random.default_rng(0)
-    x = tf.constant(rng.standard_normal((BATCH, *shape), dtype=np.float32))
-    w = tf.Variable(
-        rng.standard_normal((kernel, kernel, shape[2], filters), dtype=np.float32) * 0.1
-    )
-    b = tf.Variable(np.zeros(filters, np.float32))
-    pooled_shape = (BATCH, shape[0] // 2, shape[1] // 2, filters)
-    dy = tf.constant(rng.standard_normal(pooled_shape, dtype=np.float32))
-    sources = [w, b] if is_first_layer(layer) else [x, w, b]
-
-    @tf.function
-    def step():
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(x, w, 1, "SAME"), b))
-            pooled = tf.nn.max_pool2d(y, 2, 2, "VALID")
-        return tape.gradient(pooled, sources, output_gradients=dy)
-
-    benchmark.pedantic(lambda: [g.numpy() for g in step()], rounds=ROUNDS, warmup_rounds=2)
+    step = tensorflow_conv_step(tf, layer, pooled=True)
+    benchmark.pedantic(step, rounds=ROUNDS, warmup_rounds=2)
     record(benchmark, conv_flops(layer))
 
 
 @pytest.mark.parametrize("layer", sorted(CONV_LAYERS))
 def test_conv_tensorflow(benchmark, tf, layer):
-    shape, kernel, filters = CONV_LAYERS[layer]
     benchmark.group = f"conv {layer}"
-    rng = np.random.default_rng(0)
-    x = tf.constant(rng.standard_normal((BATCH, *shape), dtype=np.float32))
-    w = tf.Variable(
-        rng.standard_normal((kernel, kernel, shape[2], filters), dtype=np.float32) * 0.1
-    )
-    b = tf.Variable(np.zeros(filters, np.float32))
-    dy = tf.constant(rng.standard_normal((BATCH, shape[0], shape[1], filters), dtype=np.float32))
-
-    sources = [w, b] if is_first_layer(layer) else [x, w, b]
-
-    @tf.function
-    def step():
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(x, w, 1, "SAME"), b))
-        return tape.gradient(y, sources, output_gradients=dy)
-
-    benchmark.pedantic(lambda: [g.numpy() for g in step()], rounds=ROUNDS, warmup_rounds=2)
+    benchmark.pedantic(tensorflow_conv_step(tf, layer), rounds=ROUNDS, warmup_rounds=2)
     record(benchmark, conv_flops(layer))
 
 
