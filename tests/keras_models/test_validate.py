@@ -48,6 +48,16 @@ def test_digits_images_are_real_and_other_shapes_random() -> None:
     assert batches[1].x.shape == (2, 32, 32, 3)
 
 
+def test_a_missing_data_file_is_named_in_one_line(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("CNNBENCH_DATA", str(tmp_path / "empty"))
+    monkeypatch.setenv("CNNBENCH_CACHE", str(tmp_path / "cache"))
+    reason = validate.load_real_images("cifar10", 2, str(tmp_path))
+    assert reason == (
+        "cifar10 files not readable: cifar10: cifar-10-python.tar.gz not found "
+        "(validate never downloads)"
+    )
+
+
 def test_validate_writes_json_and_markdown_and_passes(tmp_path: Path, capsys) -> None:
     arguments = _arguments("--arch", "densenet2_20", "--steps", "3", "--out", str(tmp_path))
     assert validate_command.run(arguments) == 0
