@@ -124,10 +124,11 @@ def load_real_images(
         data = loader(dataset, data_dir=data_dir)
     except Exception as error:  # a missing or bad file: fall back to random images
         first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
-        # The loader's message lists the searched places on the lines after this one,
-        # which a table cell cannot hold.
-        first_line = first_line.removesuffix("; searched:")
-        return f"{dataset} files not readable: {first_line} (validate never downloads)"
+        if isinstance(error, datasets.DataFileNotFoundError):
+            # The message lists the searched places on the lines after this one, which a
+            # table cell cannot hold.
+            first_line = first_line.removesuffix("; searched:") + " (validate never downloads)"
+        return f"{dataset} files not readable: {first_line}"
     images = getattr(data, "images", None)
     if images is None:
         images = data.x_train

@@ -56,6 +56,10 @@ def test_a_missing_data_file_is_named_in_one_line(tmp_path: Path, monkeypatch) -
         "cifar10 files not readable: cifar10: cifar-10-python.tar.gz not found "
         "(validate never downloads)"
     )
+    (tmp_path / "cifar10").mkdir()
+    (tmp_path / "cifar10" / "cifar-10-python.tar.gz").write_bytes(b"not a tar file")
+    reason = validate.load_real_images("cifar10", 2, str(tmp_path))
+    assert reason.startswith("cifar10 files not readable: ") and "never downloads" not in reason
 
 
 def test_validate_writes_json_and_markdown_and_passes(tmp_path: Path, capsys) -> None:
