@@ -54,7 +54,6 @@ from scratch_cnn.functional.convolution import (
 )
 from scratch_cnn.functional.im2col import pad_spatial, window_row_items, window_rows
 from scratch_cnn.functional.pool_tiles import (
-    PoolRoutes,
     pools_in_tiles,
     relu_max_pool_tile,
     route_tile_gradient,
@@ -212,8 +211,9 @@ class TileCache:
     #: or with a pooling.
     mask: np.ndarray | None
     kernel_shape: tuple[int, ...]
-    #: With a 2x2 max pooling after the ReLU: where each pooled gradient goes.
-    routes: PoolRoutes | None = None
+    #: With a 2x2 max pooling after the ReLU: where each pooled gradient goes,
+    #: (4, N*OH/2*OW/2, F) bool (:mod:`scratch_cnn.functional.pool_tiles`).
+    routes: np.ndarray | None = None
 
 
 def conv2d_relu_forward(
@@ -278,9 +278,7 @@ def conv2d_relu_forward(
     if pool:
         pooled_pixels = pixels // 4
         y = np.empty((n, g.out_h // 2, g.out_w // 2, filters), dtype=weights.dtype)
-        routes = PoolRoutes(
-            np.empty((4, n * pooled_pixels, filters), dtype=bool), g.out_h // 2, g.out_w // 2
-        )
+        routes = np.empty((4, n * pooled_pixels, filters), dtype=bool)
         mask = None
     else:
         y = np.empty((n * pixels, filters), dtype=weights.dtype)
@@ -315,7 +313,7 @@ def conv2d_relu_forward(
                 g.out_h,
                 g.out_w,
                 y[start:stop],
-                routes.planes[:, pooled_rows],
+                routes[:, pooled_rows],
                 bottom,
             )
             continue
@@ -375,7 +373,8 @@ def conv2d_relu_weight_gradients(
     out_h, out_w = conv.geometry.out_h, conv.geometry.out_w
     pixels, columns = out_h * out_w, kernel_h * kernel_w * c + 1
     routes = None if grad_is_preactivation else cache.routes
-    expected = (n, out_h // 2, out_w // 2, filters) if routes else (n, out_h, out_w, filters)
+    pooled = routes is not None
+    expected = (n, out_h // 2, out_w // 2, filters) if pooled else (n, out_h, out_w, filters)
     if tuple(grad_output.shape) != expected:
         raise ValueError(
             f"the output gradient has shape {tuple(grad_output.shape)}, the layer's output "
@@ -388,7 +387,7 @@ def conv2d_relu_weight_gradients(
     if conv.patches is None:
         patches = workspace.empty("tile_patches", (tile * pixels, columns), like)
         cutter = TilePatches(cache.padded, cache.kernel_shape, conv.strides, conv.geometry)
-    if routes is not None:
+    if pooled:
         pooled_pixels = pixels // 4
         row_grad = workspace.empty("tile_pool_grads", (2 * tile * pooled_pixels, filters), like)
     else:
@@ -396,7 +395,7 @@ def conv2d_relu_weight_gradients(
     grad_z = None
     if grad_is_preactivation:
         grad_z = grad.astype(like.dtype, copy=False)
-    elif keep_grad_z and routes is not None:
+    elif keep_grad_z and pooled:
         grad_z = np.empty((n * pixels, filters), dtype=like.dtype)
     elif keep_grad_z:
         grad_z = np.multiply(grad, cache.mask, dtype=like.dtype)
@@ -410,11 +409,11 @@ def conv2d_relu_weight_gradients(
             grad_z_rows = grad_z[rows]
         else:
             grad_z_rows = tile_grad_z[: (stop - start) * pixels]
-        if routes is not None:
+        if pooled:
             pooled_rows = slice(start * pooled_pixels, stop * pooled_pixels)
             route_tile_gradient(
                 grad[start:stop],
-                routes.planes[:, pooled_rows],
+                routes[:, pooled_rows],
                 stop - start,
                 out_h,
                 out_w,

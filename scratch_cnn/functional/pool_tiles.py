@@ -24,13 +24,12 @@ the sign of a zero), and the kernel gradient is the same sum.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from scratch_cnn.functional.activations import relu_forward
 
-#: Routes per pooled value: the window's maximum is positive; the top row won; the left
+#: The routes of the gradient are ``(4, N*PH*PW, F)`` bools, rows the pooled pixels in NHWC
+#: order; the four planes: the window's maximum is positive; the top row won; the left
 #: cell won in the top row; the left cell won in the bottom row.
 POSITIVE, TOP, LEFT_IN_TOP, LEFT_IN_BOTTOM = range(4)
 
@@ -38,19 +37,6 @@ POSITIVE, TOP, LEFT_IN_TOP, LEFT_IN_BOTTOM = range(4)
 def pools_in_tiles(out_h: int, out_w: int) -> bool:
     """Whether a ``out_h x out_w`` output splits into whole 2x2 windows (even sides)."""
     return out_h % 2 == 0 and out_w % 2 == 0
-
-
-@dataclass
-class PoolRoutes:
-    """Where the gradient of every pooled value goes: ``(4, N*PH*PW, F)`` bools.
-
-    Rows are pooled pixels in NHWC order; the four planes are :data:`POSITIVE`,
-    :data:`TOP`, :data:`LEFT_IN_TOP` and :data:`LEFT_IN_BOTTOM`.
-    """
-
-    planes: np.ndarray
-    pooled_h: int
-    pooled_w: int
 
 
 def _window_cells(tile: np.ndarray, images: int, out_h: int, out_w: int) -> list[np.ndarray]:
@@ -79,7 +65,7 @@ def relu_max_pool_tile(
     out : ndarray (images, OH/2, OW/2, F)
         The pooled output, C-contiguous.
     routes : ndarray (4, images*OH/2*OW/2, F) bool
-        This tile's rows of :attr:`PoolRoutes.planes`.
+        This tile's rows of the routes (:data:`POSITIVE` and the other planes).
     bottom : ndarray
         Scratch space of at least ``out.size`` values of ``z``'s dtype.
     """
@@ -113,7 +99,7 @@ def route_tile_gradient(
     ----------
     grad_pooled : ndarray (images, OH/2, OW/2, F)
     routes : ndarray (4, images*OH/2*OW/2, F) bool
-        This tile's rows of :attr:`PoolRoutes.planes`.
+        This tile's rows of the routes (:data:`POSITIVE` and the other planes).
     images, out_h, out_w : int
     out : ndarray (images*OH*OW, F)
         ``dL/dZ`` of the tile, every value written.

@@ -58,7 +58,7 @@ def test_pooling_in_tiles_equals_the_two_layers(
     y, cache = conv2d_relu_forward(x, kernel, bias, (1, 1), padding, keep_patches=keep, pool=True)
     grad_pooled = rng.normal(size=y.shape).astype(dtype)
     expected = layers_apart(x, kernel, bias, padding, grad_pooled, keep, need_input_grad)
-    planes = cache.routes.planes
+    planes = cache.routes
     # the data must exercise what could go wrong: ties at positive maxima, zero windows
     out_h = y.shape[1] * 2
     z = np.asarray(conv2d_relu_forward(x, kernel, bias, (1, 1), padding, relu=False)[0])
