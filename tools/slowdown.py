@@ -5,7 +5,9 @@ builds the model on small random data, trains warm-up epochs, then trains ``--ep
 epochs quiet, beside 1 busy process, beside 2 busy processes (``tools/load_generator.py``)
 and quiet again. The slowdown factor is the median s/epoch under load over the median
 quiet s/epoch; the machine's load average is printed beside every figure, because the
-"quiet" baseline is only as quiet as the machine.
+"quiet" baseline is only as quiet as the machine. Each phase also keeps the process's
+CPU time per wall second and how it split over the worker's threads (``thread_cores``):
+beside another session's work, a process with more runnable threads gets a larger share.
 
     python tools/slowdown.py                                 # the issue's 5 nets, both engines
     python tools/slowdown.py --nets lenet5 --engines scratch --policy off
@@ -47,6 +49,37 @@ DEFAULT_SHAPE = ((28, 28, 1), 4096)
 def loadavg() -> str:
     """The 1/5/15-minute load averages as ``"0.12 0.30 0.25"``."""
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def thread_cpu_seconds() -> dict[int, float]:
+    """CPU seconds (user + system) of each of this process's threads, by thread id.
+
+    Read from ``/proc/self/task`` (empty where there is none): the share of the cores
+    each thread got under a load, which ``time.process_time`` sums away. A thread that
+    exits between listing and reading is left out.
+    """
+    ticks = os.sysconf("SC_CLK_TCK")
+    seconds: dict[int, float] = {}
+    try:
+        tids = os.listdir("/proc/self/task")
+    except OSError:
+        return seconds
+    for tid in tids:
+        try:
+            with open(f"/proc/self/task/{tid}/stat") as stat:
+                # utime and stime are fields 14 and 15; the name in brackets may hold spaces.
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        seconds[int(tid)] = (int(fields[11]) + int(fields[12])) / ticks
+    return seconds
+
+
+def thread_cores(before: dict[int, float], after: dict[int, float], wall: float) -> list[float]:
+    """Cores each thread used between two :func:`thread_cpu_seconds` readings, largest
+    first, threads under 0.01 of a core left out."""
+    used = ((after[tid] - before.get(tid, 0.0)) / wall for tid in after) if wall > 0 else ()
+    return sorted((round(cores, 2) for cores in used if cores >= 0.01), reverse=True)
 
 
 def _epoch_clock(engine: str) -> Any:
@@ -136,9 +169,12 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             new_session=args.load_session == "new",
         ):
             before = loadavg()
+            threads0, wall0 = thread_cpu_seconds(), time.perf_counter()
             cpu0 = time.process_time()
             seconds = [epoch() for _ in range(args.epochs)]
             cpu = time.process_time() - cpu0
+            phase_wall = time.perf_counter() - wall0
+            per_thread = thread_cores(threads0, thread_cpu_seconds(), phase_wall)
         phases.append(
             {
                 "processes": processes,
@@ -147,6 +183,13 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 "median": statistics.median(seconds),
                 "cpu_per_wall": cpu / sum(seconds),
                 "cpu_seconds_per_epoch": cpu / len(seconds),
+                # How the process's share split over its threads: a process with more
+                # runnable threads gets a larger share beside another session's work
+                # (docs/performance.md, "Why Keras gets a larger share").
+                "thread_cores": per_thread,
+                # Threads that ended within the phase (a Keras fit's data pipeline) are not
+                # in /proc/self/task at its end; their cores are the process's remainder.
+                "ended_threads_cores": round(max(0.0, cpu / phase_wall - sum(per_thread)), 2),
                 "loadavg_before": before,
             }
         )
@@ -322,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             phases = " | ".join(
                 f"{p['processes']}: {p['median']:.3f}s cpu/wall {p['cpu_per_wall']:.2f}"
+                f" threads {p.get('thread_cores')} + ended {p.get('ended_threads_cores')}"
                 f" load {p['loadavg_before']}"
                 + (f" blas {p['blas_threads']}" if p["blas_threads"] else "")
                 for p in result["phases"]

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -227,3 +230,35 @@ def test_slowdown_tool_table():
         "| net | scratch quiet s/epoch | scratch x1 busy | keras quiet s/epoch | keras x1 busy |"
     )
     assert table.splitlines()[2] == "| lenet5 | 0.500 | 1.10 (0.98) | 1.000 | 1.20 |"
+
+
+def test_slowdown_tool_sees_each_threads_share():
+    spec = importlib.util.spec_from_file_location("cnnbench_tools_slowdown", TOOLS / "slowdown.py")
+    slowdown = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(slowdown)
+    if not os.path.isdir("/proc/self/task"):
+        pytest.skip("no /proc/self/task on this system")
+    spinning = threading.Event()
+    stop = threading.Event()
+    spinner_tid: list[int] = []
+
+    def spin() -> None:
+        spinner_tid.append(threading.get_native_id())
+        spinning.set()
+        while not stop.is_set():
+            sum(range(1000))
+
+    before = slowdown.thread_cpu_seconds()
+    thread = threading.Thread(target=spin)
+    started = time.perf_counter()
+    thread.start()
+    spinning.wait(5)
+    time.sleep(0.5)
+    after = slowdown.thread_cpu_seconds()
+    stop.set()
+    thread.join()
+    assert spinner_tid[0] in after and spinner_tid[0] not in before
+    assert after[spinner_tid[0]] > 0.05  # it ran for about half a second
+    cores = slowdown.thread_cores(before, after, time.perf_counter() - started)
+    assert cores == sorted(cores, reverse=True) and cores[0] > 0.1
+    assert slowdown.thread_cores({1: 0.0}, {1: 0.001, 2: 0.5}, 1.0) == [0.5]
