@@ -54,9 +54,15 @@ def loadavg() -> str:
 def thread_cpu_seconds() -> dict[int, float]:
     """CPU seconds (user + system) of each of this process's threads, by thread id.
 
-    Read from ``/proc/self/task`` (empty where there is none): the share of the cores
-    each thread got under a load, which ``time.process_time`` sums away. A thread that
-    exits between listing and reading is left out.
+    Read from ``/proc/self/task``: the share of the cores each thread got under a load,
+    which ``time.process_time`` sums away. A thread that exits between listing and
+    reading is left out.
+
+    Returns
+    -------
+    dict of int to float
+        Thread id to CPU seconds since the thread started; empty where there is no
+        ``/proc`` (not Linux).
     """
     ticks = os.sysconf("SC_CLK_TCK")
     seconds: dict[int, float] = {}
@@ -76,8 +82,21 @@ def thread_cpu_seconds() -> dict[int, float]:
 
 
 def thread_cores(before: dict[int, float], after: dict[int, float], wall: float) -> list[float]:
-    """Cores each thread used between two :func:`thread_cpu_seconds` readings, largest
-    first, threads under 0.01 of a core left out."""
+    """Cores each thread used between two :func:`thread_cpu_seconds` readings.
+
+    Parameters
+    ----------
+    before, after : dict of int to float
+        The two readings; a thread missing from ``before`` started in between.
+    wall : float
+        Wall-clock seconds between them.
+
+    Returns
+    -------
+    list of float
+        Cores per thread (CPU seconds over ``wall``, two decimals), largest first;
+        threads under 0.01 of a core, and those that ended in between, left out.
+    """
     used = ((after[tid] - before.get(tid, 0.0)) / wall for tid in after) if wall > 0 else ()
     return sorted((round(cores, 2) for cores in used if cores >= 0.01), reverse=True)
 
@@ -187,8 +206,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 # runnable threads gets a larger share beside another session's work
                 # (docs/performance.md, "Why Keras gets a larger share").
                 "thread_cores": per_thread,
-                # Threads that ended within the phase (a Keras fit's data pipeline) are not
-                # in /proc/self/task at its end; their cores are the process's remainder.
+                # The process's CPU time the list does not show: threads that ended within
+                # the phase (gone from /proc/self/task) and those under 0.01 of a core.
                 "ended_threads_cores": round(max(0.0, cpu / phase_wall - sum(per_thread)), 2),
                 "loadavg_before": before,
             }
