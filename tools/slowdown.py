@@ -319,6 +319,40 @@ def markdown_table(results: list[dict[str, Any]], loads: list[int]) -> str:
     return "\n".join(lines)
 
 
+def thread_table(results: list[dict[str, Any]], load: int) -> str:
+    """The cores each engine's threads got beside ``load`` busy processes, as Markdown.
+
+    One row per net: per engine, the cores of each thread that used at least 0.01 of
+    one (``thread_cores``, largest first) and the process's CPU time per wall second
+    (``cpu_per_wall``). Results without per-thread figures show ``-``.
+    """
+    engines = sorted({r["engine"] for r in results}, key=lambda e: e != "scratch")
+    header = ["net"]
+    for engine in engines:
+        header += [f"{engine}: cores per thread", f"{engine}: process"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for net in dict.fromkeys(r["net"] for r in results):
+        row = [net]
+        for engine in engines:
+            phase = next(
+                (
+                    phase
+                    for r in results
+                    if r["net"] == net and r["engine"] == engine
+                    for phase in r.get("phases", [])
+                    if phase["processes"] == load and "thread_cores" in phase
+                ),
+                None,
+            )
+            if phase is None:
+                row += ["-", "-"]
+                continue
+            row.append(", ".join(f"{cores:.2f}" for cores in phase["thread_cores"]))
+            row.append(f"{phase['cpu_per_wall']:.2f}")
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--nets", nargs="+", default=list(NETS))
@@ -400,6 +434,9 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(summary, indent=1) + "\n")
     if args.markdown:
         print(markdown_table(results, args.loads))
+        for load in args.loads:
+            print(f"\ncores per thread beside {load} busy process{'es' if load != 1 else ''}:")
+            print(thread_table(results, load))
         print(f"\nload average at start {started}, at end {summary['loadavg_end']}")
     return 0
 

@@ -262,3 +262,28 @@ def test_slowdown_tool_sees_each_threads_share():
     cores = slowdown.thread_cores(before, after, time.perf_counter() - started)
     assert cores == sorted(cores, reverse=True) and cores[0] > 0.1
     assert slowdown.thread_cores({1: 0.0}, {1: 0.001, 2: 0.5}, 1.0) == [0.5]
+
+
+def test_slowdown_tool_thread_table():
+    spec = importlib.util.spec_from_file_location("cnnbench_tools_slowdown", TOOLS / "slowdown.py")
+    slowdown = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(slowdown)
+
+    def phase(processes: int, cores: list[float], per_wall: float) -> dict:
+        return {"processes": processes, "thread_cores": cores, "cpu_per_wall": per_wall}
+
+    results = [
+        {"engine": "keras", "net": "lenet5", "phases": [phase(0, [0.9, 0.8], 1.7)]},
+        {
+            "engine": "scratch",
+            "net": "lenet5",
+            "phases": [phase(0, [0.95, 0.9], 1.85), phase(2, [0.32, 0.29], 0.611)],
+        },
+    ]
+    lines = slowdown.thread_table(results, 2).splitlines()
+    assert lines[0] == (
+        "| net | scratch: cores per thread | scratch: process"
+        " | keras: cores per thread | keras: process |"
+    )
+    # keras has no phase beside 2 busy processes: dashes, not another load's figures
+    assert lines[2] == "| lenet5 | 0.32, 0.29 | 0.61 | - | - |"
