@@ -84,7 +84,20 @@ class UnsafePickleError(DataFileError):
 
 
 class DataFileNotFoundError(DatasetError, FileNotFoundError):
-    """A data file found in none of the searched places and not downloadable."""
+    """A data file found in none of the searched places and not downloadable.
+
+    Parameters
+    ----------
+    message : str
+        The whole message: what is missing, where it was looked for, what to do.
+    summary : str, optional
+        What is missing, in one line, for a table cell or a log line; the message's first
+        line by default.
+    """
+
+    def __init__(self, message: str, *, summary: str | None = None) -> None:
+        super().__init__(message)
+        self.summary = summary if summary is not None else message.partition("\n")[0]
 
 
 class DownloadError(DatasetError, OSError):

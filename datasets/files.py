@@ -179,7 +179,8 @@ class DataLocator:
                 f"{source.name}: {source_file.filename} not found; searched:\n  {searched}\n"
                 f"Downloading is off. Put the canonical file (md5 {source_file.md5}, from "
                 f"{source_file.urls[0]}) in one of these places, point {DATA_DIR_ENV} at a "
-                f"directory that holds it, or allow downloading."
+                f"directory that holds it, or allow downloading.",
+                summary=f"{source.name}: {source_file.filename} not found",
             )
         return self._download(source, source_file, cache_path)
 

@@ -123,11 +123,10 @@ def load_real_images(
     except TypeError:
         data = loader(dataset, data_dir=data_dir)
     except Exception as error:  # a missing or bad file: fall back to random images
-        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
         if isinstance(error, datasets.DataFileNotFoundError):
-            # The message lists the searched places on the lines after this one, which a
-            # table cell cannot hold.
-            first_line = first_line.removesuffix("; searched:") + " (validate never downloads)"
+            # Its message goes on to list the searched places, which a table cell cannot hold.
+            return f"{dataset} files not readable: {error.summary} (validate never downloads)"
+        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
         return f"{dataset} files not readable: {first_line}"
     images = getattr(data, "images", None)
     if images is None:

@@ -27,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -289,34 +290,52 @@ def _worker_command(args: argparse.Namespace, engine: str, net: str) -> list[str
     return command
 
 
+def _per_net_table(
+    results: list[dict[str, Any]],
+    headers: Callable[[str], list[str]],
+    cells: Callable[[dict[str, Any]], list[str] | None],
+) -> str:
+    """A Markdown table with a row per net and a group of columns per engine, scratch first.
+
+    ``headers(engine)`` names an engine's columns; ``cells(result)`` fills them from its
+    result for the net, or returns None for dashes (as for a net the engine lacks).
+    """
+    engines = sorted({r["engine"] for r in results}, key=lambda e: e != "scratch")
+    by_net_engine: dict[tuple[str, str], dict[str, Any]] = {}
+    for result in results:
+        by_net_engine.setdefault((result["net"], result["engine"]), result)
+    header = ["net"] + [name for engine in engines for name in headers(engine)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for net in dict.fromkeys(r["net"] for r in results):
+        row = [net]
+        for engine in engines:
+            result = by_net_engine.get((net, engine))
+            filled = None if result is None else cells(result)
+            row += ["-"] * len(headers(engine)) if filled is None else filled
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
 def markdown_table(results: list[dict[str, Any]], loads: list[int]) -> str:
     """The results as a Markdown table: quiet s/epoch and slowdown per load, per engine.
 
     Where the results have them, each slowdown is followed by the CPU-time factor in
     parentheses (the process's CPU seconds per epoch under that load over quiet).
     """
-    engines = sorted({r["engine"] for r in results}, key=lambda e: e != "scratch")
-    header = ["net"]
-    for engine in engines:
-        header.append(f"{engine} quiet s/epoch")
-        header += [f"{engine} x{n} busy" for n in loads]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    nets = list(dict.fromkeys(r["net"] for r in results))
-    for net in nets:
-        row = [net]
-        for engine in engines:
-            match = [r for r in results if r["net"] == net and r["engine"] == engine]
-            if not match:
-                row += ["-"] * (1 + len(loads))
-                continue
-            result = match[0]
-            row.append(f"{result['quiet_seconds']:.3f}")
-            for n in loads:
-                cell = f"{result['slowdown'].get(str(n), float('nan')):.2f}"
-                cpu = result.get("cpu_time_factor", {}).get(str(n))
-                row.append(cell if cpu is None else f"{cell} ({cpu:.2f})")
-        lines.append("| " + " | ".join(row) + " |")
-    return "\n".join(lines)
+
+    def cells(result: dict[str, Any]) -> list[str]:
+        row = [f"{result['quiet_seconds']:.3f}"]
+        for n in loads:
+            cell = f"{result['slowdown'].get(str(n), float('nan')):.2f}"
+            cpu = result.get("cpu_time_factor", {}).get(str(n))
+            row.append(cell if cpu is None else f"{cell} ({cpu:.2f})")
+        return row
+
+    return _per_net_table(
+        results,
+        lambda engine: [f"{engine} quiet s/epoch", *(f"{engine} x{n} busy" for n in loads)],
+        cells,
+    )
 
 
 def thread_table(results: list[dict[str, Any]], load: int) -> str:
@@ -326,31 +345,17 @@ def thread_table(results: list[dict[str, Any]], load: int) -> str:
     one (``thread_cores``, largest first) and the process's CPU time per wall second
     (``cpu_per_wall``). Results without per-thread figures show ``-``.
     """
-    engines = sorted({r["engine"] for r in results}, key=lambda e: e != "scratch")
-    header = ["net"]
-    for engine in engines:
-        header += [f"{engine}: cores per thread", f"{engine}: process"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for net in dict.fromkeys(r["net"] for r in results):
-        row = [net]
-        for engine in engines:
-            phase = next(
-                (
-                    phase
-                    for r in results
-                    if r["net"] == net and r["engine"] == engine
-                    for phase in r.get("phases", [])
-                    if phase["processes"] == load and "thread_cores" in phase
-                ),
-                None,
-            )
-            if phase is None:
-                row += ["-", "-"]
-                continue
-            row.append(", ".join(f"{cores:.2f}" for cores in phase["thread_cores"]))
-            row.append(f"{phase['cpu_per_wall']:.2f}")
-        lines.append("| " + " | ".join(row) + " |")
-    return "\n".join(lines)
+
+    def cells(result: dict[str, Any]) -> list[str] | None:
+        for phase in result.get("phases", []):
+            if phase["processes"] == load and "thread_cores" in phase:
+                cores = ", ".join(f"{value:.2f}" for value in phase["thread_cores"])
+                return [cores, f"{phase['cpu_per_wall']:.2f}"]
+        return None
+
+    return _per_net_table(
+        results, lambda engine: [f"{engine}: cores per thread", f"{engine}: process"], cells
+    )
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:

@@ -172,6 +172,7 @@ def test_not_found_with_downloads_off_lists_the_places(tmp_path):
     assert str(default_cache_dir() / "mnist" / "train-images-idx3-ubyte.gz") in message
     assert "f68b3c2dcbeaaa9fbdd348bbdeb94873" in message
     assert "CNNBENCH_DATA" in message
+    assert caught.value.summary == "mnist: train-images-idx3-ubyte.gz not found"
 
 
 def test_truncated_canonical_file_is_called_truncated(tmp_path):

@@ -74,7 +74,9 @@ def test_errors_survive_pickling_across_processes():
     assert str(copy) == str(error)
     assert (copy.path, copy.expected, copy.actual) == (error.path, error.expected, error.actual)
     missing = pickle.loads(pickle.dumps(DataFileNotFoundError("no file")))
-    assert str(missing) == "no file"
+    assert (str(missing), missing.summary) == ("no file", "no file")
+    missing = pickle.loads(pickle.dumps(DataFileNotFoundError("x\ny", summary="x missing")))
+    assert (str(missing), missing.summary) == ("x\ny", "x missing")
 
 
 def test_command_line_summary(capsys):

@@ -211,10 +211,16 @@ def test_policy_drops_threads_beside_a_real_busy_process():
     assert set(out["blas"]) == {out["chosen"]}
 
 
-def test_slowdown_tool_table():
+@pytest.fixture(scope="module")
+def slowdown():
+    """``tools/slowdown.py`` as a module (tools/ is not a package)."""
     spec = importlib.util.spec_from_file_location("cnnbench_tools_slowdown", TOOLS / "slowdown.py")
-    slowdown = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(slowdown)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_slowdown_tool_table(slowdown):
     results = [
         {"engine": "keras", "net": "lenet5", "quiet_seconds": 1.0, "slowdown": {"1": 1.2}},
         {
@@ -232,10 +238,7 @@ def test_slowdown_tool_table():
     assert table.splitlines()[2] == "| lenet5 | 0.500 | 1.10 (0.98) | 1.000 | 1.20 |"
 
 
-def test_slowdown_tool_sees_each_threads_share():
-    spec = importlib.util.spec_from_file_location("cnnbench_tools_slowdown", TOOLS / "slowdown.py")
-    slowdown = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(slowdown)
+def test_slowdown_tool_sees_each_threads_share(slowdown):
     if not os.path.isdir("/proc/self/task"):
         pytest.skip("no /proc/self/task on this system")
     spinning = threading.Event()
@@ -264,10 +267,7 @@ def test_slowdown_tool_sees_each_threads_share():
     assert slowdown.thread_cores({1: 0.0}, {1: 0.001, 2: 0.5}, 1.0) == [0.5]
 
 
-def test_slowdown_tool_thread_table():
-    spec = importlib.util.spec_from_file_location("cnnbench_tools_slowdown", TOOLS / "slowdown.py")
-    slowdown = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(slowdown)
+def test_slowdown_tool_thread_table(slowdown):
 
     def phase(processes: int, cores: list[float], per_wall: float) -> dict:
         return {"processes": processes, "thread_cores": cores, "cpu_per_wall": per_wall}
