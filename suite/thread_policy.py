@@ -19,11 +19,13 @@ The policy (:class:`BlasThreadPolicy`), applied to the scratch engine's runs:
   (``os.sched_getaffinity``), whatever ``--threads`` says;
 * **by GEMM size** (:func:`model_gemm_sizes`): a model whose GEMMs per training step
   add up to fewer than :data:`SMALL_STEP_MNK` multiply-adds (``sum of m * n * k``) trains
-  with 1 thread. That is the size below which the engine does not split a batch into
-  shards for its threads (:func:`scratch_cnn.parallel.shard_count`: 2 shards need
-  2 x 2e7 multiply-adds), so OpenBLAS's own splitting of each GEMM would be the only
-  parallelism left, and for GEMMs that small it buys nothing on a quiet machine (the
-  dense nets: measured in docs/performance.md) and costs a collapse on a busy one. The
+  with 1 thread: OpenBLAS's own splitting of each GEMM would be its only parallelism,
+  and for GEMMs that small it buys nothing on a quiet machine (the dense nets: measured
+  in docs/performance.md) and costs a collapse on a busy one. (The engine has a rule of
+  its own, set higher since this one was written: it splits a batch into shards only
+  from 2 x :data:`scratch_cnn.parallel.MIN_SHARD_WORK` multiply-adds a step of its own
+  estimate, and below that holds BLAS to one thread, :func:`scratch_cnn.parallel.is_light`;
+  so a step between the two sizes keeps a cap of 2 here and runs on 1 thread.) The
   engine reads its thread count from the BLAS (:func:`scratch_cnn.parallel.blas_threads`),
   so the count set here is the engine's; the scratch engine plans its batch split for
   the cap (:func:`scratch_cnn.parallel.plan_shards_for`), so the count the load rule
@@ -65,8 +67,8 @@ from suite.contention import OTHER_CORES_MARGIN, OtherWorkMeter, usable_cpus
 POLICIES = ("auto", "size", "load", "off")
 
 #: A model whose GEMMs per training step add up to fewer multiply-adds than this trains
-#: with one BLAS thread (see the module docstring and docs/performance.md): twice
-#: ``scratch_cnn.parallel.shard_count``'s minimum work per shard.
+#: with one BLAS thread (see the module docstring and docs/performance.md). Below the
+#: engine's own light-step size (``2 * scratch_cnn.parallel.MIN_SHARD_WORK``, 1e8).
 SMALL_STEP_MNK = 40_000_000
 
 #: Shortest interval over which other processes' use is judged; shorter ones are
