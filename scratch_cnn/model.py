@@ -330,9 +330,29 @@ class Sequential:
         batch = int(x.shape[0])
         return parallel.shard_slices(batch, self.shard_count(batch))
 
+    def runs_on_one_thread(self, batch_size: int) -> bool:
+        """Whether a batch of this size runs with BLAS held to one thread.
+
+        The engine's rule for steps too light to share between threads
+        (:func:`scratch_cnn.parallel.is_light`); always False on a GPU or before the model
+        is built. The harness records it, since the BLAS thread count it sets does not
+        then apply to the training steps.
+
+        Parameters
+        ----------
+        batch_size : int
+
+        Returns
+        -------
+        bool
+        """
+        if self.device.name != "cpu" or not self.built:
+            return False
+        return parallel.is_light(int(batch_size), self._work_per_sample)
+
     def _one_thread_if_light(self, x: Array) -> AbstractContextManager:
         """BLAS held to one thread for a step too light to share (``parallel.is_light``)."""
-        if self.device.name == "cpu" and parallel.is_light(int(x.shape[0]), self._work_per_sample):
+        if self.runs_on_one_thread(int(x.shape[0])):
             return parallel.blas_threads_limited_to(1)
         return nullcontext()
 

@@ -25,9 +25,10 @@ The policy (:class:`BlasThreadPolicy`), applied to the scratch engine's runs:
   its own, set higher since this one was written: it splits a batch into shards only
   from 2 x :data:`scratch_cnn.parallel.MIN_SHARD_WORK` multiply-adds a step of its own
   estimate, and below that holds BLAS to one thread, :func:`scratch_cnn.parallel.is_light`;
-  so a step between the two sizes keeps a cap of 2 here and runs on 1 thread.) The
-  engine reads its thread count from the BLAS (:func:`scratch_cnn.parallel.blas_threads`),
-  so the count set here is the engine's; the scratch engine plans its batch split for
+  so a step between the two sizes keeps a cap of 2 here and runs on 1 thread, which the
+  record says: ``one_thread_steps`` and ``epoch_step_threads``.) The engine reads its
+  thread count from the BLAS (:func:`scratch_cnn.parallel.blas_threads`), so the count
+  set here is the engine's, outside such steps; the scratch engine plans its batch split for
   the cap (:func:`scratch_cnn.parallel.plan_shards_for`), so the count the load rule
   chooses changes how many threads run the shards, never the numbers;
 * **by load** (:meth:`BlasThreadPolicy.before_epoch`): before each epoch, the cores other
@@ -164,6 +165,9 @@ class BlasThreadPolicy:
         self.step_mnk: int | None = None
         #: Shards per training batch at the cap (1: OpenBLAS splits the step's GEMMs).
         self.batch_shards = 1
+        #: Whether the engine holds the training steps to one BLAS thread whatever the
+        #: count set here (``model.runs_on_one_thread``; None for a model without the rule).
+        self.one_thread_steps: bool | None = None
         self.epoch_threads: list[int] = []
         self.epoch_other_cores: list[float | None] = []
         self.current: int | None = None
@@ -191,6 +195,10 @@ class BlasThreadPolicy:
         if self.policy in ("auto", "size") and self.step_mnk < SMALL_STEP_MNK:
             self.cap = 1
         self.batch_shards = _batch_shards(model, batch_size, self.cap)
+        runs_on_one_thread = getattr(model, "runs_on_one_thread", None)
+        self.one_thread_steps = (
+            None if runs_on_one_thread is None else bool(runs_on_one_thread(batch_size))
+        )
         return self._apply(self.cap)
 
     def threads_for_load(self, other_cores: float | None) -> int:
@@ -247,5 +255,9 @@ class BlasThreadPolicy:
             "small_step_mnk": SMALL_STEP_MNK,
             "batch_shards": self.batch_shards,
             "epoch_blas_threads": list(self.epoch_threads),
+            "one_thread_steps": self.one_thread_steps,
+            "epoch_step_threads": [
+                1 if self.one_thread_steps else count for count in self.epoch_threads
+            ],
             "epoch_other_cores_before": list(self.epoch_other_cores),
         }

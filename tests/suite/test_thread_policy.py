@@ -129,6 +129,27 @@ def test_for_epoch_sizes_each_model_once(applied):
     assert applied == [2, 1]
 
 
+def test_steps_the_engine_holds_to_one_thread_are_recorded(applied):
+    """A step above the policy's 1-thread size but light by the engine's rule."""
+    import scratch_cnn
+    from scratch_cnn import Dense, Flatten
+
+    model = scratch_cnn.Sequential([Flatten(), Dense(512), Dense(10)])
+    model.build((28, 28, 1))
+    policy = BlasThreadPolicy(threads=2, policy="auto", cpus=[0, 1])
+    policy._meter = FixedMeter([0.0, 0.0, 0.0])
+    assert [policy.for_epoch(model, 128) for _ in range(2)] == [2, 2]
+    record = policy.as_dict()
+    assert record["step_mnk"] >= SMALL_STEP_MNK and record["cap"] == 2
+    assert record["one_thread_steps"] is True
+    assert record["epoch_blas_threads"] == [2, 2] and record["epoch_step_threads"] == [1, 1]
+    # eight times the batch is worth sharing: the steps run on the threads set
+    assert policy.for_epoch(model, 1024) == 2
+    record = policy.as_dict()
+    assert record["one_thread_steps"] is False and record["batch_shards"] == 2
+    assert record["epoch_step_threads"][-1] == 2
+
+
 class ShardedModel:
     """Stands for a built scratch model: no GEMMs to size, ``shards`` per batch."""
 
@@ -154,6 +175,9 @@ def test_sharded_models_keep_their_threads_under_load(applied, monkeypatch, shar
     assert model.planned == [2]  # asked once, for the cap
     assert policy.as_dict()["batch_shards"] == shards
     assert policy.as_dict()["epoch_other_cores_before"] == [0.0, 1.0, 0.0]
+    # a model without the engine's one-thread rule: the steps run on the threads set
+    assert policy.as_dict()["one_thread_steps"] is None
+    assert policy.as_dict()["epoch_step_threads"] == expected
 
 
 def test_the_shard_count_of_a_real_model_follows_its_work():
