@@ -169,6 +169,8 @@ class BlasThreadPolicy:
         #: count set here (``model.runs_on_one_thread``; None for a model without the rule).
         self.one_thread_steps: bool | None = None
         self.epoch_threads: list[int] = []
+        #: Threads the training steps run on per epoch (1 where ``one_thread_steps``).
+        self.epoch_step_threads: list[int] = []
         self.epoch_other_cores: list[float | None] = []
         self.current: int | None = None
         self._sized_for: tuple[int, int] | None = None
@@ -229,6 +231,7 @@ class BlasThreadPolicy:
         else:
             count = self.cap
         self.epoch_threads.append(count)
+        self.epoch_step_threads.append(1 if self.one_thread_steps else count)
         self.epoch_other_cores.append(None if other is None else round(other, 3))
         return self._apply(count)
 
@@ -256,8 +259,6 @@ class BlasThreadPolicy:
             "batch_shards": self.batch_shards,
             "epoch_blas_threads": list(self.epoch_threads),
             "one_thread_steps": self.one_thread_steps,
-            "epoch_step_threads": [
-                1 if self.one_thread_steps else count for count in self.epoch_threads
-            ],
+            "epoch_step_threads": list(self.epoch_step_threads),
             "epoch_other_cores_before": list(self.epoch_other_cores),
         }
