@@ -111,33 +111,20 @@ def load_real_images(
     (images float64, labels) or str
         The reason, when the files cannot be read.
     """
+    import datasets  # the loaders ship with cnnbench; imported here to keep startup light
+
     try:
-        import datasets
-    except ImportError as error:  # pragma: no cover - the package ships with cnnbench
-        return f"datasets package unavailable ({error})"
-    loader = getattr(datasets, "load_dataset", None) or getattr(datasets, "load", None)
-    if loader is None:
-        return "datasets has no load_dataset()"
-    try:
-        data = loader(dataset, data_dir=data_dir, download=False)
-    except TypeError:
-        data = loader(dataset, data_dir=data_dir)
-    except Exception as error:  # a missing or bad file: fall back to random images
-        if isinstance(error, datasets.DataFileNotFoundError):
-            # Its message goes on to list the searched places, which a table cell cannot hold.
-            return f"{dataset} files not readable: {error.summary} (validate never downloads)"
+        data = datasets.load_dataset(dataset, data_dir=data_dir, download=False)
+    except datasets.DataFileNotFoundError as error:
+        # Its message goes on to list the searched places, which a table cell cannot hold.
+        return f"{dataset} files not readable: {error.summary} (validate never downloads)"
+    except Exception as error:  # a bad file: fall back to random images
         first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
         return f"{dataset} files not readable: {first_line}"
-    images = getattr(data, "images", None)
-    if images is None:
-        images = data.x_train
-    labels = getattr(data, "labels", None)
-    if labels is None:
-        labels = data.y_train
+    images, labels = data.images, data.labels
     if len(images) < count:
         return f"{dataset} has only {len(images)} images, {count} needed"
-    pixel_max = float(getattr(data, "pixel_max", 255))
-    return np.asarray(images[:count], np.float64) / pixel_max, np.asarray(labels[:count])
+    return np.asarray(images[:count], np.float64) / data.pixel_max, np.asarray(labels[:count])
 
 
 def make_inputs(
